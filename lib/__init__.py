@@ -1,0 +1,15 @@
+"""Training and eNTK helpers for the two-phase learning-dynamics book.
+
+One module per concept: `data`, `models`, `training`, `kernels`, `storage`,
+`plots`, and `pages` (parameter checking and presets shared by the book's pages).
+"""
+from . import data, kernels, models, pages, plots, storage, training  # noqa: F401
+from .data import DATASETS, load_dataset, probe_indices  # noqa: F401
+from .kernels import entk, kernel_distance, pairwise_distances, trajectory_kernels  # noqa: F401
+from .models import MODELS, build_model  # noqa: F401
+from .storage import RunStore  # noqa: F401
+from .training import TrainConfig, Trajectory, train  # noqa: F401
+
+__all__ = ["data", "kernels", "models", "pages", "plots", "storage", "training", "DATASETS", "MODELS", "RunStore",
+           "TrainConfig", "Trajectory", "build_model", "entk", "kernel_distance", "load_dataset",
+           "pairwise_distances", "probe_indices", "train", "trajectory_kernels"]

@@ -1,0 +1,290 @@
+"""Deterministic, resumable SGD training that returns a stored trajectory.
+
+``train(TrainConfig(...))`` trains a model and writes a checkpoint (parameters,
+buffers, optimizer state, metrics so far) at every iteration of
+``checkpoint_iterations(cfg)`` into the run store. Called again with the same
+configuration it resumes from the last valid checkpoint (or returns at once if
+the run is complete); a damaged checkpoint is detected and recomputed.
+
+Determinism: ``torch.use_deterministic_algorithms(True)``, a fixed thread count
+(``cfg.threads``; 1 and 2 threads give different trajectories), and a batch
+order and augmentation that depend only on ``(seed, iteration)``. Two runs of
+one configuration on one machine type end bitwise identical.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from . import storage
+from .data import DATASETS, Data, check_choice, load_dataset, train_batch
+from .models import MODELS, build_model
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of one training run (the run's folder is the hash of the non-default ones)."""
+
+    arch: str = "lenet5"
+    dataset: str = "mnist5k"
+    width: float | None = None  # None: the architecture's default (see lib.models)
+    seed: int = 0
+    steps: int = 2000  # T, the number of SGD iterations
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.0  # open_lth's MNIST setting; the CIFAR presets use 0.9
+    weight_decay: float = 1e-4
+    warmup: int = 0  # iterations of linear warmup from 0 to lr
+    milestones: tuple = (1500,)  # iterations where lr is multiplied by gamma
+    gamma: float = 0.1
+    augment: bool = True  # random crop (and flip where the dataset says so)
+    ckpt_every: int = 25  # checkpoint spacing up to ckpt_dense_until
+    ckpt_dense_until: int | None = None  # None: dense spacing over the whole run
+    ckpt_sparse_every: int = 250  # spacing after ckpt_dense_until
+    eval_every: int = 100  # test metrics at checkpoints that are multiples of this (and the last)
+    eval_n: int | None = None  # test examples used for test metrics (None: all)
+    threads: int = 2  # torch intra-op threads; part of the trajectory's identity
+
+    def __post_init__(self):
+        object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
+        self.validate()
+
+    def validate(self) -> None:
+        check_choice("arch", self.arch, MODELS)
+        check_choice("dataset", self.dataset, DATASETS)
+        _positive_int("steps", self.steps, zero_ok=False)
+        _positive_int("batch_size", self.batch_size, zero_ok=False)
+        _positive_int("warmup", self.warmup, zero_ok=True)
+        _positive_int("ckpt_every", self.ckpt_every, zero_ok=False)
+        _positive_int("ckpt_sparse_every", self.ckpt_sparse_every, zero_ok=False)
+        _positive_int("eval_every", self.eval_every, zero_ok=False)
+        _positive_int("threads", self.threads, zero_ok=False)
+        _positive_int("seed", self.seed, zero_ok=True)
+        for name in ("lr", "momentum", "weight_decay", "gamma"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a finite number >= 0; got {v!r}")
+        if self.width is not None and (not isinstance(self.width, (int, float)) or isinstance(self.width, bool)
+                                       or not math.isfinite(self.width) or self.width <= 0):
+            raise ValueError(f"width must be a positive number or None (the architecture's default); got {self.width!r}")
+        if self.eval_n is not None:
+            _positive_int("eval_n", self.eval_n, zero_ok=False)
+        if self.ckpt_dense_until is not None:
+            _positive_int("ckpt_dense_until", self.ckpt_dense_until, zero_ok=True)
+
+
+def _positive_int(name, v, zero_ok):
+    if not isinstance(v, int) or isinstance(v, bool) or v < (0 if zero_ok else 1):
+        raise ValueError(f"{name} must be an integer {'>= 0' if zero_ok else '>= 1'}; got {v!r}")
+
+
+def checkpoint_iterations(cfg: TrainConfig) -> list[int]:
+    """Iterations at which the state is stored: 0, every ckpt_every (then ckpt_sparse_every), and steps."""
+    dense_until = cfg.steps if cfg.ckpt_dense_until is None else min(cfg.ckpt_dense_until, cfg.steps)
+    its = set(range(0, dense_until + 1, cfg.ckpt_every))
+    its |= set(range(dense_until, cfg.steps + 1, cfg.ckpt_sparse_every))
+    its.add(cfg.steps)
+    return sorted(its)
+
+
+def learning_rate(cfg: TrainConfig, iteration: int) -> float:
+    """Linear warmup, then step decay by ``gamma`` at each milestone."""
+    lr = cfg.lr * cfg.gamma ** sum(iteration >= m for m in cfg.milestones)
+    if cfg.warmup and iteration < cfg.warmup:
+        lr *= (iteration + 1) / cfg.warmup
+    return lr
+
+
+@contextlib.contextmanager
+def deterministic(threads: int):
+    """Deterministic algorithms and a fixed thread count inside the block."""
+    old_threads = torch.get_num_threads()
+    old_det = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.use_deterministic_algorithms(old_det)
+
+
+def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` in eval mode (the caller's mode is restored)."""
+    was_training = model.training
+    model.eval()
+    loss, correct = 0.0, 0
+    for i in range(0, len(y), batch_size):
+        out = model(x[i:i + batch_size])
+        loss += nn.functional.cross_entropy(out, y[i:i + batch_size], reduction="sum").item()
+        correct += (out.argmax(1) == y[i:i + batch_size]).sum().item()
+    model.train(was_training)
+    return loss / len(y), correct / len(y)
+
+
+class Trajectory:
+    """A stored training run: iteration -> model state, optimizer state and metrics."""
+
+    def __init__(self, cfg: TrainConfig, store: storage.RunStore, path: Path):
+        self.cfg, self.store, self.path = cfg, store, path
+        self.iterations = checkpoint_iterations(cfg)
+
+    def __repr__(self) -> str:
+        return f"Trajectory({self.cfg.arch}/{self.cfg.dataset}, {len(self.iterations)} checkpoints, {self.path})"
+
+    def checkpoint_path(self, iteration: int) -> Path:
+        return self.path / f"ckpt_{iteration:07d}.pt"
+
+    def checkpoint(self, iteration: int) -> dict:
+        """The stored checkpoint at ``iteration`` (keys: iteration, model, optimizer, metrics)."""
+        if iteration not in self.iterations:
+            raise ValueError(f"no checkpoint at iteration {iteration}; stored: {self.iterations[:5]}...{self.iterations[-3:]}")
+        ck = storage.load_or_none(self.checkpoint_path(iteration))
+        if ck is None:  # damaged or removed since training: recompute the run
+            train(self.cfg, self.store, progress=False)
+            ck = storage.load(self.checkpoint_path(iteration))
+        return ck
+
+    def state_dict(self, iteration: int) -> dict:
+        return self.checkpoint(iteration)["model"]
+
+    def model(self, iteration: int) -> nn.Module:
+        """A model in eval mode holding the parameters and buffers of ``iteration``."""
+        data = self.data
+        m = build_model(self.cfg.arch, data.shape, data.num_classes, self.cfg.width, self.cfg.seed)
+        m.load_state_dict(self.state_dict(iteration))
+        return m.eval()
+
+    def params(self, iteration: int) -> dict[str, torch.Tensor]:
+        """The trainable parameters at ``iteration`` (no buffers)."""
+        state = self.state_dict(iteration)
+        return {k: state[k] for k in self.param_names}
+
+    @functools.cached_property
+    def param_names(self) -> list[str]:
+        data = self.data
+        m = build_model(self.cfg.arch, data.shape, data.num_classes, self.cfg.width, self.cfg.seed)
+        return [n for n, p in m.named_parameters() if p.requires_grad]
+
+    @property
+    def data(self) -> Data:
+        return load_dataset(self.cfg.dataset)
+
+    @property
+    def metrics(self) -> list[dict]:
+        """One record per checkpoint: iteration, lr, train_loss/train_acc (mean since the previous
+        checkpoint), and test_loss/test_acc where evaluated."""
+        return self.checkpoint(self.iterations[-1])["metrics"]
+
+    def metric(self, name: str) -> tuple[list[int], list[float]]:
+        """(iterations, values) of one metric, skipping checkpoints where it was not measured."""
+        rows = [r for r in self.metrics if r.get(name) is not None]
+        return [r["iteration"] for r in rows], [r[name] for r in rows]
+
+
+def _valid_prefix(traj: Trajectory) -> dict | None:
+    """The last checkpoint of the longest run of valid checkpoints from iteration 0, or None."""
+    last = None
+    for it in traj.iterations:
+        ck = storage.load_or_none(traj.checkpoint_path(it))
+        if ck is None:
+            break
+        last = ck
+    return last
+
+
+def train(cfg: TrainConfig, store: storage.RunStore | None = None, progress: bool | None = None,
+          stop_at: int | None = None, data: Data | None = None) -> Trajectory:
+    """Train (or resume, or just open) the run ``cfg``; return its `Trajectory`.
+
+    ``stop_at`` stops after that iteration's checkpoint (to test resumption).
+    ``progress`` None shows a bar unless ``$TWOPHASE_PROGRESS=0``.
+    Raises `TrainingDiverged` with the iteration and hyperparameters if the loss is not finite.
+    """
+    store = store or storage.RunStore()
+    traj = Trajectory(cfg, store, store.run_dir("train", cfg))
+    final = traj.checkpoint_path(cfg.steps)
+    if (stop_at is None or stop_at >= cfg.steps) and storage.load_or_none(final, warn=False) is not None \
+            and all(traj.checkpoint_path(i).exists() for i in traj.iterations):
+        return traj
+    data = data or load_dataset(cfg.dataset)
+    if progress is None:
+        progress = os.environ.get("TWOPHASE_PROGRESS", "1") != "0"
+    with deterministic(cfg.threads):
+        model = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
+        opt = make_optimizer(cfg, model.parameters())
+        ck = _valid_prefix(traj)
+        if ck is not None:
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            start, history = ck["iteration"], list(ck["metrics"])
+        else:
+            start, history = 0, []
+        _run(cfg, data, model, opt, traj, start, history, progress, stop_at)
+    return traj
+
+
+def _run(cfg, data, model, opt, traj, start, history, progress, stop_at):
+    ckpts = set(traj.iterations)
+    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+    x_test, y_test = data.x_test, data.y_test
+    if cfg.eval_n is not None:
+        x_test, y_test = x_test[:cfg.eval_n], y_test[:cfg.eval_n]
+    window_loss, window_correct, window_n = 0.0, 0, 0
+    bar = tqdm(total=cfg.steps, initial=start, disable=not progress, mininterval=2,
+               desc=f"train {cfg.arch}/{cfg.dataset} seed {cfg.seed}")
+    model.train()
+    it = start
+    while True:
+        if it in ckpts and not (history and history[-1]["iteration"] == it):
+            rec = {"iteration": it, "lr": learning_rate(cfg, it),
+                   "train_loss": window_loss / window_n if window_n else None,
+                   "train_acc": window_correct / window_n if window_n else None}
+            if it % cfg.eval_every == 0 or it == cfg.steps:
+                rec["test_loss"], rec["test_acc"] = evaluate(model, x_test, y_test)
+            history.append(rec)
+            storage.save(traj.checkpoint_path(it), {
+                "iteration": it, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "metrics": list(history)})
+            window_loss, window_correct, window_n = 0.0, 0, 0
+            bar.set_postfix(loss=rec["train_loss"], refresh=False)
+        if it >= end:
+            break
+        x, y = train_batch(data, cfg.batch_size, cfg.seed, it, cfg.augment)
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(cfg, it)
+        out = model(x)
+        loss = nn.functional.cross_entropy(out, y)
+        if not torch.isfinite(loss):
+            bar.close()
+            raise TrainingDiverged(
+                f"training diverged: loss is {loss.item()} at iteration {it} "
+                f"(lr {learning_rate(cfg, it):g}); hyperparameters: {dataclasses.asdict(cfg)}. "
+                "Lower lr, add warmup, or check the data.")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        window_loss += loss.item() * len(y)
+        window_correct += (out.argmax(1) == y).sum().item()
+        window_n += len(y)
+        it += 1
+        bar.update(1)
+    bar.close()
