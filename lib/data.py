@@ -112,7 +112,7 @@ def _read_idx(path: Path) -> np.ndarray:
         data = f.read()
     ndim = data[3]
     dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims).copy()
 
 
 def _find_idx(dirs, stem: str) -> Path | None:
@@ -250,7 +250,9 @@ def augment(x: torch.Tensor, pad: int, hflip: bool, seed: int, iteration: int) -
     cols = torch.where(flip[:, None], cols.flip(1), cols)
     b = torch.arange(n)[:, None, None]
     out = xp.permute(0, 2, 3, 1)[b, rows[:, :, None], cols[:, None, :]]  # (n, h, w, c)
-    return out.permute(0, 3, 1, 2).contiguous()
+    # clone with fresh NCHW strides: for one channel, .contiguous() keeps channels-last strides,
+    # on which oneDNN's 1x1-conv weight gradient deadlocks (torch 2.14, 2 threads; seen here)
+    return out.permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)
 
 
 def train_batch(data: Data, batch_size: int, seed: int, iteration: int, augmentation: bool):
