@@ -1,0 +1,30 @@
+import pytest
+
+from lib import pages
+
+
+def test_default_setup_and_setting_line():
+    p = pages.setup()
+    assert p.cfg.arch == "lenet5" and p.cfg.steps == pages.PRESETS["default"]["steps"]
+    assert p.cfg.milestones == (int(0.75 * p.cfg.steps),)
+    assert "LeNet-5 on mnist5k" in p.setting and "eNTK 'sum'" in p.setting
+    s = pages.setup(preset="smoke", arch="resnet20", steps=100)
+    assert s.cfg.steps == 100 and s.cfg.width == 8 and s.cfg.momentum == 0.9 and "width 8" in s.setting
+
+
+@pytest.mark.parametrize("kw,pattern", [
+    (dict(preset="huge"), r"unknown preset 'huge'.*'smoke', 'default', 'full'"),
+    (dict(arch="resnet18"), r"unknown arch 'resnet18'.*'resnet20'"),
+    (dict(dataset="cifar100"), r"unknown dataset 'cifar100'.*'mnist5k'"),
+    (dict(kernel="max"), r"unknown kernel kind 'max'.*'trace'"),
+    (dict(bn="train"), r"unknown bn 'train'.*'reestimate'"),
+    (dict(steps=-5), r"steps must be an integer >= 1"),
+    (dict(steps="100"), r"steps must be an integer"),
+    (dict(n_probe=3), r"n_probe must be an integer >= 10"),
+    (dict(seed=1.5), r"seed must be an integer"),
+    (dict(width=0), r"width must be a positive number"),
+    (dict(lr_decay=3), r"unknown training parameter"),
+])
+def test_bad_parameters_name_the_choices(kw, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        pages.setup(**kw)
