@@ -210,3 +210,35 @@ def velocity(kernels: dict[int, torch.Tensor], dt: int, centered: bool = False):
     ts, s = adjacent_distances(kernels, dt, centered)
     return ts, [v / dt for v in s]
 
+
+
+# ---------------------------------------------------------------- the cone picture
+
+def cone_polar(kernels: dict[int, torch.Tensor], centered: bool = False):
+    """Polar coordinates of each H(t) relative to H(0): angle arccos(1 - S(H(0), H(t))), radius ||H(t)|| / ||H(0)||.
+
+    Returns (iterations, angles in radians, radii).
+    """
+    ts = sorted(kernels)
+    h0 = kernels[ts[0]].double()
+    n0 = (center(h0) if centered else h0).norm()
+    angles, radii = [], []
+    for t in ts:
+        h = kernels[t].double()
+        angles.append(float(torch.arccos(torch.tensor(1.0 - kernel_distance(h0, h, centered)).clamp(-1, 1))))
+        radii.append(float((center(h) if centered else h).norm() / n0))
+    return ts, angles, radii
+
+
+def mds(s: torch.Tensor, dim: int = 2) -> torch.Tensor:
+    """Classical (Torgerson) MDS of the angular distances arccos(1 - S): points (n, dim) whose
+    Euclidean distances best match the angles between the kernels. Deterministic (sign-fixed)."""
+    d = torch.arccos((1.0 - s.double()).clamp(-1.0, 1.0))
+    n = d.shape[0]
+    j = torch.eye(n, dtype=torch.float64) - 1.0 / n
+    b = -0.5 * j @ (d ** 2) @ j
+    vals, vecs = torch.linalg.eigh(b)
+    order = torch.argsort(vals, descending=True)[:dim]
+    vals, vecs = vals[order].clamp(min=0), vecs[:, order]
+    vecs = vecs * torch.where(vecs[0] > 0, -1.0, 1.0)  # fix signs: the first point on the negative side
+    return vecs * vals.sqrt()

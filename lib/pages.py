@@ -100,3 +100,42 @@ def setup(preset: str = "default", arch: str = "lenet5", dataset: str = "mnist5k
     fields.update(train_overrides)
     cfg = TrainConfig(**fields)
     return PageSetup(preset, cfg, kernel, p["n_probe"] if n_probe is None else n_probe, bn)
+
+
+def window_end(cfg: TrainConfig) -> int:
+    """End of the constant-learning-rate window: the first decay before T, else T."""
+    return min([m for m in cfg.milestones if m < cfg.steps], default=cfg.steps)
+
+
+def check_grid(name: str, values, allowed) -> list[int]:
+    """A non-empty list of integers, each in ``allowed``; else a ValueError naming the parameter."""
+    allowed = sorted(set(allowed))
+    shown = ", ".join(map(str, allowed[:8])) + (", ..." if len(allowed) > 8 else "")
+    if isinstance(values, int) and not isinstance(values, bool):
+        values = [values]
+    if (not isinstance(values, (list, tuple)) or not values
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in values)):
+        raise ValueError(f"{name} must be a non-empty list of integers from {shown}; got {values!r}")
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise ValueError(f"{name} has values {bad} not among the valid ones ({shown})")
+    return sorted(set(values))
+
+
+def cone_grids(page: PageSetup, dts=None, taus=None) -> tuple[list[int], list[int]]:
+    """The dt and τ grids of the cone analysis (None: the defaults), checked against the checkpoints.
+
+    Defaults: dt = 1, 2, 4, 8 checkpoint spacings; τ = the checkpoints nearest to 10%, 25%, 50%
+    and 75% of the constant-learning-rate window (the papers use 20-80% of T = 10^4).
+    """
+    from .training import checkpoint_iterations
+    cfg = page.cfg
+    end = window_end(cfg)
+    its = [t for t in checkpoint_iterations(cfg) if t <= end]
+    if dts is None:
+        dts = [k * cfg.ckpt_every for k in (1, 2, 4, 8) if 3 * k * cfg.ckpt_every <= end] or [cfg.ckpt_every]
+    dts = check_grid("dts", dts, [t for t in range(cfg.ckpt_every, end + 1, cfg.ckpt_every)])
+    if taus is None:
+        taus = sorted({min(its, key=lambda t: abs(t - f * end)) for f in (0.1, 0.25, 0.5, 0.75)})
+    taus = check_grid("taus", taus, its)
+    return dts, taus

@@ -88,3 +88,69 @@ def kernel_snapshot(kernels: dict, t: int, labels=None, ax=None):
     ax = kernel_heatmap(kernels[t], labels, ax, title=f"H({t}),  S(H({t0}), H({t})) = {kernel_distance(kernels[t0], kernels[t]):.3f}")
     ax.title.set_fontsize(8)
     return ax
+
+
+def _window_lines(ax, window_end, milestones=()):
+    for m in milestones:
+        ax.axvline(m, color="grey", lw=0.8, ls=":")
+    if window_end is not None:
+        ax.axvspan(window_end, ax.get_xlim()[1], color="grey", alpha=0.08, lw=0)
+
+
+def adjacent_curves(kernels: dict, dts, ax=None, centered: bool = False, milestones=(), window_end=None):
+    """Fig 1(b): S(θ(t), θ(t+dt)) against t, one curve per dt (log scale)."""
+    from .kernels import adjacent_distances
+    ax = series({f"dt = {dt}": adjacent_distances(kernels, dt, centered) for dt in dts}, ax,
+                ylabel=f"S(θ(t), θ(t+dt)){' centered' if centered else ''}", logy=True)
+    _window_lines(ax, window_end, milestones)
+    return ax
+
+
+def reference_curves(kernels: dict, taus, ax=None, centered: bool = False, milestones=(), window_end=None):
+    """Fig 1(a): S(θ(t), θ(τ)) against t, one curve per reference τ (τ marked by a dot)."""
+    from .kernels import reference_distances
+    ax = series({f"τ = {tau}": reference_distances(kernels, tau, centered) for tau in taus}, ax,
+                ylabel=f"S(θ(t), θ(τ)){' centered' if centered else ''}")
+    for line, tau in zip(ax.get_lines(), taus):
+        ax.plot([tau], [0], "o", color=line.get_color(), ms=4)
+    _window_lines(ax, window_end, milestones)
+    return ax
+
+
+def cone_polar(kernels: dict, ax=None, centered: bool = False):
+    """Fig 1(c): H(t) at angle arccos(1 - S(H(0), H(t))) and radius ||H(t)||/||H(0)|| (log);
+    H(0) black, later iterations darker."""
+    from .kernels import cone_polar as coords
+    ts, ang, rad = coords(kernels, centered)
+    ax = _ax(ax)
+    x = np.log10(np.asarray(rad)) * np.cos(ang)
+    y = np.log10(np.asarray(rad)) * np.sin(ang)
+    sc = ax.scatter(x[1:], y[1:], c=ts[1:], cmap="Blues", vmin=-0.3 * max(ts), s=14, edgecolors="none")
+    ax.plot([0], [0], "ko", ms=6, label="H(0)")
+    for a in (max(ang),):
+        r = np.log10(max(rad)) * 1.05
+        ax.plot([0, r * np.cos(a)], [0, r * np.sin(a)], color="grey", lw=0.6, ls="--")
+    ax.set_xlabel("log10(‖H(t)‖/‖H(0)‖) · cos(angle to H(0))")
+    ax.set_ylabel("log10(‖H(t)‖/‖H(0)‖) · sin(angle)")
+    ax.set_aspect("equal", adjustable="datalim")
+    plt.colorbar(sc, ax=ax, fraction=0.046, label="iteration t")
+    ax.legend(fontsize=8, loc="upper left")
+    return ax
+
+
+def mds_map(s, iterations, ax=None):
+    """The kernels as points whose distances match the angles arccos(1 - S) (classical MDS);
+    H(0) black, later iterations darker, consecutive checkpoints joined."""
+    from .kernels import mds
+    xy = mds(torch.as_tensor(s)).numpy()
+    ax = _ax(ax)
+    ax.plot(xy[:, 0], xy[:, 1], "-", color="lightgrey", lw=0.6, zorder=0)
+    sc = ax.scatter(xy[1:, 0], xy[1:, 1], c=list(iterations)[1:], cmap="Blues", vmin=-0.3 * max(iterations),
+                    s=14, edgecolors="none")
+    ax.plot(xy[:1, 0], xy[:1, 1], "ko", ms=6, label="H(0)")
+    ax.set_xlabel("MDS coordinate 1 (radians)")
+    ax.set_ylabel("MDS coordinate 2 (radians)")
+    ax.set_aspect("equal", adjustable="datalim")
+    plt.colorbar(sc, ax=ax, fraction=0.046, label="iteration t")
+    ax.legend(fontsize=8)
+    return ax

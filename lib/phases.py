@@ -1,0 +1,93 @@
+"""Numbers that judge the two-phase / cone picture on a series of kernels {iteration: H}.
+
+Criteria (stated on the pages that use them):
+
+- **drop**: the early peak of the adjacent distance S(t, t+dt) (max over the first third of
+  the window) over its late floor (median over the last third).
+- **floor spread**: the largest late floor over the smallest across dt. A kernel drifting at
+  constant speed would give floors in proportion to dt; the cone effect says they are about
+  equal ("upper-bounded by the same value for different dt").
+- **transition**: the first t after the early peak where the running median (3 checkpoints)
+  of S(t, t+dt_min) falls to ``transition_factor`` times its late floor.
+- **plateau** of each reference curve S(t, tau), t >= tau: its change over the last third of
+  [tau, window end] (least-squares slope times that span) over the value it reached by the
+  end; below ``plateau_tol`` it has plateaued.
+
+The analysis window ends at ``window_end`` (the pages use the first learning-rate decay: the
+papers' window is at constant learning rate, and a decay slows the kernel for another reason).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .kernels import adjacent_distances, reference_distances
+
+
+@dataclass
+class ConeSummary:
+    window: tuple[int, int]
+    peak: dict[int, float]  # dt -> early peak of S(t, t+dt)
+    floor: dict[int, float]  # dt -> late floor of S(t, t+dt)
+    transition: int | None
+    plateau: dict[int, dict] = field(default_factory=dict)  # tau -> rise, late_change, ratio, plateaus
+
+    @property
+    def drop(self) -> dict[int, float]:
+        return {dt: self.peak[dt] / self.floor[dt] for dt in self.peak}
+
+    @property
+    def floor_spread(self) -> float:
+        f = list(self.floor.values())
+        return max(f) / min(f)
+
+    @property
+    def dt_spread(self) -> float:
+        return max(self.floor) / min(self.floor)
+
+
+def _in_window(ts, vals, lo, hi):
+    ts, vals = np.asarray(ts), np.asarray(vals)
+    keep = (ts >= lo) & (ts <= hi)
+    return ts[keep], vals[keep]
+
+
+def cone_summary(kernels: dict, dts, taus, window_end: int | None = None, centered: bool = False,
+                 transition_factor: float = 2.0, plateau_tol: float = 0.25) -> ConeSummary:
+    """Judge the kernel series against the criteria in the module docstring."""
+    its = sorted(kernels)
+    start, end = its[0], its[-1] if window_end is None else min(window_end, its[-1])
+    span = end - start
+    peak, floor = {}, {}
+    series = {}
+    for dt in dts:
+        ts, s = adjacent_distances(kernels, dt, centered)
+        ts, s = np.asarray(ts), np.asarray(s)
+        keep = ts + dt <= end
+        ts, s = ts[keep], s[keep]
+        if len(ts) < 3:
+            raise ValueError(f"dt={dt} leaves fewer than 3 adjacent pairs in the window [{start}, {end}]")
+        series[dt] = (ts, s)
+        peak[dt] = float(s[ts <= start + span / 3].max())
+        late = s[ts >= end - span / 3 - dt]
+        floor[dt] = float(np.median(late))
+    dt0 = min(dts)
+    ts, s = series[dt0]
+    med = np.array([np.median(s[max(0, i - 1): i + 2]) for i in range(len(s))])
+    first = int(np.argmax(np.where(ts <= start + span / 3, s, -np.inf)))  # search after the early peak
+    below = first + np.flatnonzero(med[first:] <= transition_factor * floor[dt0])
+    transition = int(ts[below[0]]) if len(below) else None
+    plateau = {}
+    for tau in taus:
+        t, r = reference_distances(kernels, tau, centered)
+        t, r = _in_window(t, r, tau, end)
+        if len(t) < 6:
+            continue
+        rise = float(np.median(r[-3:]))
+        last = t >= end - (end - tau) / 3
+        slope = np.polyfit(t[last], r[last], 1)[0] if last.sum() >= 2 else 0.0
+        late_change = float(slope * (end - tau) / 3)
+        ratio = late_change / rise if rise > 0 else float("inf")
+        plateau[tau] = dict(rise=rise, late_change=late_change, ratio=ratio, plateaus=bool(ratio < plateau_tol))
+    return ConeSummary((start, end), peak, floor, transition, plateau)
