@@ -9,9 +9,12 @@ Criteria (stated on the pages that use them):
   equal ("upper-bounded by the same value for different dt").
 - **transition**: the first t after the early peak where the running median (3 checkpoints)
   of S(t, t+dt_min) falls to ``transition_factor`` times its late floor.
-- **plateau** of each reference curve S(t, tau), t >= tau: its change over the last third of
-  [tau, window end] (least-squares slope times that span) over the value it reached by the
-  end; below ``plateau_tol`` it has plateaued.
+- **plateau** of each reference curve S(t, tau), t >= tau: split [tau, window end] in thirds;
+  the change of its mean from the middle third to the last, over the last third's mean (the
+  value it has reached). The curve is still rising if that ratio is at least ``plateau_tol``
+  *and* the change exceeds twice its standard error (so that checkpoint noise at the floor
+  does not decide it); otherwise it has plateaued. A curve falling back counts as plateaued
+  (the claim contrasts a plateau with continued rise); the ratio is reported either way.
 
 The analysis window ends at ``window_end`` (the pages use the first learning-rate decay: the
 papers' window is at constant learning rate, and a decay slows the kernel for another reason).
@@ -84,10 +87,12 @@ def cone_summary(kernels: dict, dts, taus, window_end: int | None = None, center
         t, r = _in_window(t, r, tau, end)
         if len(t) < 6:
             continue
-        rise = float(np.median(r[-3:]))
-        last = t >= end - (end - tau) / 3
-        slope = np.polyfit(t[last], r[last], 1)[0] if last.sum() >= 2 else 0.0
-        late_change = float(slope * (end - tau) / 3)
+        third = (end - tau) / 3
+        last, middle = r[t >= end - third], r[(t >= end - 2 * third) & (t < end - third)]
+        rise = float(last.mean())
+        late_change = float(last.mean() - middle.mean())
+        se = float(np.sqrt(last.var(ddof=1) / len(last) + middle.var(ddof=1) / len(middle)))
         ratio = late_change / rise if rise > 0 else float("inf")
-        plateau[tau] = dict(rise=rise, late_change=late_change, ratio=ratio, plateaus=bool(ratio < plateau_tol))
+        rising = ratio >= plateau_tol and late_change > 2 * se
+        plateau[tau] = dict(rise=rise, late_change=late_change, se=se, ratio=ratio, plateaus=bool(not rising))
     return ConeSummary((start, end), peak, floor, transition, plateau)

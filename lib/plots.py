@@ -6,6 +6,12 @@ import numpy as np
 import torch
 
 
+def _time_cmap():
+    """Blues without its near-white end, so early iterations stay visible."""
+    from matplotlib.colors import LinearSegmentedColormap
+    return LinearSegmentedColormap.from_list("time", plt.get_cmap("Blues")(np.linspace(0.3, 1.0, 256)))
+
+
 def _ax(ax):
     return ax if ax is not None else plt.subplots(figsize=(5, 3.5))[1]
 
@@ -60,6 +66,10 @@ def distance_matrix(s: torch.Tensor, iterations, ax=None, title: str = ""):
             for j in ticks:
                 ax.text(j, i, f"{s[i, j]:.2f}", ha="center", va="center", fontsize=7,
                         color="w" if s[i, j] < 0.6 * s.max() else "k")
+    else:
+        idx = np.linspace(0, len(iterations) - 1, 6).round().astype(int)
+        ax.set_xticks(idx, [str(iterations[i]) for i in idx])
+        ax.set_yticks(idx, [str(iterations[i]) for i in idx])
     ax.set_xlabel("iteration t'")
     ax.set_ylabel("iteration t")
     ax.set_title(title)
@@ -118,20 +128,21 @@ def reference_curves(kernels: dict, taus, ax=None, centered: bool = False, miles
 
 
 def cone_polar(kernels: dict, ax=None, centered: bool = False):
-    """Fig 1(c): H(t) at angle arccos(1 - S(H(0), H(t))) and radius ||H(t)||/||H(0)|| (log);
+    """Fig 1(c): H(t) at angle arccos(1 - S(H(0), H(t))) and radius ||H(t)||/||H(0)||;
     H(0) black, later iterations darker."""
     from .kernels import cone_polar as coords
     ts, ang, rad = coords(kernels, centered)
     ax = _ax(ax)
-    x = np.log10(np.asarray(rad)) * np.cos(ang)
-    y = np.log10(np.asarray(rad)) * np.sin(ang)
-    sc = ax.scatter(x[1:], y[1:], c=ts[1:], cmap="Blues", vmin=-0.3 * max(ts), s=14, edgecolors="none")
-    ax.plot([0], [0], "ko", ms=6, label="H(0)")
-    for a in (max(ang),):
-        r = np.log10(max(rad)) * 1.05
+    x = np.asarray(rad) * np.cos(ang)
+    y = np.asarray(rad) * np.sin(ang)
+    sc = ax.scatter(x[1:], y[1:], c=ts[1:], cmap=_time_cmap(), s=14, edgecolors="none")
+    ax.plot([1], [0], "ko", ms=6, label="H(0)")
+    ax.plot([0], [0], "k+", ms=8, label="zero kernel")
+    r = max(max(rad), 1) * 1.05
+    for a in (0, min(ang[1:], default=0), max(ang)):  # the cone: rays from the origin
         ax.plot([0, r * np.cos(a)], [0, r * np.sin(a)], color="grey", lw=0.6, ls="--")
-    ax.set_xlabel("log10(‖H(t)‖/‖H(0)‖) · cos(angle to H(0))")
-    ax.set_ylabel("log10(‖H(t)‖/‖H(0)‖) · sin(angle)")
+    ax.set_xlabel("‖H(t)‖/‖H(0)‖ · cos(angle to H(0))")
+    ax.set_ylabel("‖H(t)‖/‖H(0)‖ · sin(angle)")
     ax.set_aspect("equal", adjustable="datalim")
     plt.colorbar(sc, ax=ax, fraction=0.046, label="iteration t")
     ax.legend(fontsize=8, loc="upper left")
@@ -145,8 +156,7 @@ def mds_map(s, iterations, ax=None):
     xy = mds(torch.as_tensor(s)).numpy()
     ax = _ax(ax)
     ax.plot(xy[:, 0], xy[:, 1], "-", color="lightgrey", lw=0.6, zorder=0)
-    sc = ax.scatter(xy[1:, 0], xy[1:, 1], c=list(iterations)[1:], cmap="Blues", vmin=-0.3 * max(iterations),
-                    s=14, edgecolors="none")
+    sc = ax.scatter(xy[1:, 0], xy[1:, 1], c=list(iterations)[1:], cmap=_time_cmap(), s=14, edgecolors="none")
     ax.plot(xy[:1, 0], xy[:1, 1], "ko", ms=6, label="H(0)")
     ax.set_xlabel("MDS coordinate 1 (radians)")
     ax.set_ylabel("MDS coordinate 2 (radians)")

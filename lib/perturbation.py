@@ -1,0 +1,235 @@
+"""Tiny parameter perturbations, branched runs, and the metrics that compare two endpoints.
+
+``branch(cfg, t0, perturbation)`` restarts the stored run ``cfg`` from its checkpoint at
+``t0`` (parameters, buffers and optimizer state), optionally perturbs the trainable
+parameters, and trains to T with the same batch order, augmentation and thread count. With
+no perturbation it must end bitwise equal to the base run (the null control: anything else is
+nondeterminism, not chaos).
+
+fp32 pitfall: a perturbation smaller than half the spacing of fp32 numbers near a parameter
+rounds away. A Gaussian of total L2 norm 1e-7 over ~60k parameters changes only a minority of
+the entries; `perturb` counts the entries that actually changed and warns when most did not.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from . import storage
+from .data import batch_indices, check_choice, load_dataset
+from .models import build_model, has_batchnorm, reestimate_bn
+from .training import (TrainConfig, Trajectory, _run, _valid_prefix, deterministic, make_optimizer, train)
+
+MODES = ("entry", "l2")
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """A Gaussian perturbation of every trainable parameter.
+
+    ``mode="entry"``: each entry gets N(0, size^2); ``mode="l2"``: the whole vector has L2 norm
+    ``size``. ``seed`` draws the noise.
+    """
+
+    size: float = 1e-7
+    mode: str = "entry"
+    seed: int = 0
+
+    def __post_init__(self):
+        check_choice("perturbation mode", self.mode, MODES)
+        if not isinstance(self.size, (int, float)) or isinstance(self.size, bool) or not self.size > 0 \
+                or self.size == float("inf"):
+            raise ValueError(f"perturbation size must be a finite number > 0; got {self.size!r}")
+
+
+def perturb(params: dict[str, torch.Tensor], p: Perturbation) -> tuple[dict[str, torch.Tensor], dict]:
+    """New tensors ``params + noise`` and a report: entries changed, total, fraction, noise norm."""
+    g = torch.Generator().manual_seed(p.seed)
+    noise = {k: torch.randn(v.shape, generator=g, dtype=torch.float64) for k, v in params.items()}
+    if p.mode == "l2":
+        norm = torch.sqrt(sum((n ** 2).sum() for n in noise.values()))
+        noise = {k: n * (p.size / norm) for k, n in noise.items()}
+    else:
+        noise = {k: n * p.size for k, n in noise.items()}
+    out = {k: (v.double() + noise[k]).to(v.dtype) for k, v in params.items()}
+    changed = sum(int((out[k] != params[k]).sum()) for k in params)
+    total = sum(v.numel() for v in params.values())
+    applied = torch.sqrt(sum(((out[k].double() - params[k].double()) ** 2).sum() for k in params)).item()
+    report = dict(changed=changed, total=total, fraction=changed / total, applied_norm=applied)
+    if changed < total / 2:
+        warnings.warn(f"perturbation {p}: only {changed} of {total} entries ({100 * changed / total:.1f}%) "
+                      "changed in fp32; the rest rounded away (use mode='entry' or a larger size)",
+                      stacklevel=2)
+    return out, report
+
+
+@dataclass(frozen=True)
+class BranchConfig:
+    """A run restarted from ``base`` at ``t0``, perturbed by ``perturbation`` (None: the null twin)."""
+
+    base: TrainConfig
+    t0: int
+    perturbation: Perturbation | None = None
+
+
+class Branch(Trajectory):
+    """A branched run: checkpoints at t0 (after the perturbation), every 500 iterations, and T."""
+
+    def __init__(self, bcfg: BranchConfig, store: storage.RunStore):
+        cfg = bcfg.base
+        if not isinstance(bcfg.t0, int) or isinstance(bcfg.t0, bool) or not 0 <= bcfg.t0 <= cfg.steps:
+            raise ValueError(f"t0 must be an integer in [0, {cfg.steps}]; got {bcfg.t0!r}")
+        super().__init__(cfg, store, store.run_dir("branch", bcfg))
+        self.bcfg = bcfg
+        self.iterations = sorted({bcfg.t0, cfg.steps, *range(bcfg.t0 - bcfg.t0 % 500 + 500, cfg.steps, 500)})
+
+    def checkpoint(self, iteration: int) -> dict:
+        ck = storage.load_or_none(self.checkpoint_path(iteration))
+        if ck is None:
+            run_branch(self.bcfg, self.store, progress=False)
+            ck = storage.load(self.checkpoint_path(iteration))
+        return ck
+
+
+def run_branch(bcfg: BranchConfig, store: storage.RunStore | None = None, progress: bool | None = None) -> Branch:
+    """Train (or resume, or open) a branch; returns it. The base run is trained first if needed."""
+    store = store or storage.RunStore()
+    base = train(bcfg.base, store, progress=progress)
+    if bcfg.t0 not in base.iterations:
+        raise ValueError(f"t0={bcfg.t0} is not a checkpoint of the base run (every {bcfg.base.ckpt_every} "
+                         f"iterations up to {bcfg.base.steps})")
+    br = Branch(bcfg, store)
+    cfg = bcfg.base
+    if storage.load_or_none(br.checkpoint_path(cfg.steps), warn=False) is not None:
+        return br
+    data = load_dataset(cfg.dataset)
+    with deterministic(cfg.threads):
+        model = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
+        opt = make_optimizer(cfg, model.parameters())
+        ck = _valid_prefix(br)
+        if ck is None:  # start: the base checkpoint at t0, perturbed
+            ck = base.checkpoint(bcfg.t0)
+            state = dict(ck["model"])
+            report = None
+            if bcfg.perturbation is not None:
+                names = br.param_names
+                new, report = perturb({k: state[k] for k in names}, bcfg.perturbation)
+                state.update(new)
+            ck = {"iteration": bcfg.t0, "model": state, "optimizer": ck["optimizer"],
+                  "metrics": [dict(ck["metrics"][-1], perturbation=report)]}
+            storage.save(br.checkpoint_path(bcfg.t0), ck)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        _run(cfg, data, model, opt, br, ck["iteration"], list(ck["metrics"]), _progress(progress), None)
+    return br
+
+
+def _progress(progress):
+    return (os.environ.get("TWOPHASE_PROGRESS", "1") != "0") if progress is None else progress
+
+
+def perturbation_report(br: Branch) -> dict | None:
+    """What the perturbation changed (entries changed, total, fraction, applied norm)."""
+    return br.checkpoint(br.bcfg.t0)["metrics"][-1].get("perturbation")
+
+
+# ---------------------------------------------------------------- comparing two endpoints
+
+def _flat(state: dict, names) -> torch.Tensor:
+    return torch.cat([state[k].double().flatten() for k in names])
+
+
+def param_dissimilarity(a: dict, b: dict, names) -> float:
+    """1 - |<θ, θ'>| / (||θ|| ||θ'||) over the trainable parameters."""
+    x, y = _flat(a, names), _flat(b, names)
+    return float(1 - (x @ y).abs() / (x.norm() * y.norm()))
+
+
+def relative_distance(a: dict, b: dict, names) -> float:
+    """||θ - θ'|| / ||θ||."""
+    x, y = _flat(a, names), _flat(b, names)
+    return float((x - y).norm() / x.norm())
+
+
+def states_equal(a: dict, b: dict) -> bool:
+    """Bitwise equality of two state dicts."""
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@torch.no_grad()
+def _loss_acc(model: nn.Module, x, y, batch_size=500):
+    loss, correct, preds = 0.0, 0, []
+    for i in range(0, len(y), batch_size):
+        out = model(x[i:i + batch_size])
+        loss += nn.functional.cross_entropy(out, y[i:i + batch_size], reduction="sum").item()
+        preds.append(out.argmax(1))
+    preds = torch.cat(preds)
+    return loss / len(y), (preds == y).float().mean().item(), preds
+
+
+def disagreement(model_a: nn.Module, model_b: nn.Module, x) -> float:
+    """Fraction of inputs on which the two models' argmax predictions differ (eval mode)."""
+    pa = _loss_acc(model_a.eval(), x, torch.zeros(len(x), dtype=torch.long))[2]
+    pb = _loss_acc(model_b.eval(), x, torch.zeros(len(x), dtype=torch.long))[2]
+    return (pa != pb).float().mean().item()
+
+
+def interpolate(a: dict, b: dict, alpha: float) -> dict:
+    """alpha * a + (1 - alpha) * b for floating tensors; integer buffers (BN counters) from a."""
+    return {k: (alpha * a[k] + (1 - alpha) * b[k]) if a[k].is_floating_point() else a[k].clone() for k in a}
+
+
+def linear_path(model: nn.Module, a: dict, b: dict, x, y, n_points: int = 11, bn_batches=None):
+    """Loss and accuracy along αθ + (1-α)θ' for α on an even grid of ``n_points`` in [0, 1].
+
+    BatchNorm: the running statistics are interpolated too and, if ``bn_batches`` is given,
+    re-estimated on those batches at every point (interpolated weights do not match
+    interpolated statistics). Returns (alphas, losses, accuracies).
+    """
+    if not isinstance(n_points, int) or n_points < 2:
+        raise ValueError(f"n_points must be an integer >= 2; got {n_points!r}")
+    alphas = torch.linspace(0, 1, n_points).tolist()
+    losses, accs = [], []
+    for alpha in alphas:
+        model.load_state_dict(interpolate(a, b, alpha))
+        if bn_batches is not None and has_batchnorm(model):
+            reestimate_bn(model, bn_batches)
+        loss, acc, _ = _loss_acc(model.eval(), x, y)
+        losses.append(loss)
+        accs.append(acc)
+    return alphas, losses, accs
+
+
+def loss_barrier(alphas, losses) -> float:
+    """max_α L(αθ + (1-α)θ') - [α L(θ) + (1-α) L(θ')] (the path starts at θ' and ends at θ)."""
+    l_b, l_a = losses[0], losses[-1]  # α = 0 is θ', α = 1 is θ
+    return max(l - (al * l_a + (1 - al) * l_b) for al, l in zip(alphas, losses))
+
+
+def compare_endpoints(cfg: TrainConfig, a: dict, b: dict, n_points: int = 11, n_train: int = 1000) -> dict:
+    """Every chaos metric between two end states of the same architecture.
+
+    Barrier on the first ``n_train`` training examples (fixed, unaugmented) and on the test
+    set; BN statistics re-estimated at each interpolation point on 8 fixed training batches.
+    """
+    data = load_dataset(cfg.dataset)
+    model = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    bn = [data.x_train[batch_indices(len(data.y_train), 128, 10_000, i)] for i in range(8)]
+    xt, yt = data.x_train[:n_train], data.y_train[:n_train]
+    with deterministic(cfg.threads):
+        al, train_path, _ = linear_path(model, a, b, xt, yt, n_points, bn)
+        _, test_path, test_acc = linear_path(model, a, b, data.x_test, data.y_test, n_points, bn)
+        ma = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
+        mb = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
+        ma.load_state_dict(a)
+        mb.load_state_dict(b)
+        dis = disagreement(ma, mb, data.x_test)
+    return dict(dissimilarity=param_dissimilarity(a, b, names), rel_distance=relative_distance(a, b, names),
+                barrier_train=loss_barrier(al, train_path), barrier_test=loss_barrier(al, test_path),
+                disagreement=dis, alphas=al, path_train=train_path, path_test=test_path, path_test_acc=test_acc)
+
