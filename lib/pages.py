@@ -139,3 +139,17 @@ def cone_grids(page: PageSetup, dts=None, taus=None) -> tuple[list[int], list[in
         taus = sorted({min(its, key=lambda t: abs(t - f * end)) for f in (0.1, 0.25, 0.5, 0.75)})
     taus = check_grid("taus", taus, its)
     return dts, taus
+
+
+def chaos_grid(page: PageSetup, t0s=None) -> list[int]:
+    """The perturbation times (None: 0, 25, 50, 100, ... doubling, below 80% of T), checked
+    against the base run's checkpoints."""
+    from .training import checkpoint_iterations
+    cfg = page.cfg
+    its = checkpoint_iterations(cfg)
+    if t0s is None:
+        t0s, t = [0], cfg.ckpt_every
+        while t < 0.8 * cfg.steps:
+            t0s.append(t)
+            t *= 2
+    return check_grid("t0s", t0s, [t for t in its if t < cfg.steps])

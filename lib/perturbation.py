@@ -180,7 +180,8 @@ def disagreement(model_a: nn.Module, model_b: nn.Module, x) -> float:
 
 def interpolate(a: dict, b: dict, alpha: float) -> dict:
     """alpha * a + (1 - alpha) * b for floating tensors; integer buffers (BN counters) from a."""
-    return {k: (alpha * a[k] + (1 - alpha) * b[k]) if a[k].is_floating_point() else a[k].clone() for k in a}
+    # torch.lerp is exact at both ends and when a == b
+    return {k: torch.lerp(b[k], a[k], alpha) if a[k].is_floating_point() else a[k].clone() for k in a}
 
 
 def linear_path(model: nn.Module, a: dict, b: dict, x, y, n_points: int = 11, bn_batches=None):
@@ -233,3 +234,40 @@ def compare_endpoints(cfg: TrainConfig, a: dict, b: dict, n_points: int = 11, n_
                 barrier_train=loss_barrier(al, train_path), barrier_test=loss_barrier(al, test_path),
                 disagreement=dis, alphas=al, path_train=train_path, path_test=test_path, path_test_acc=test_acc)
 
+
+
+def chaos_row(base: Trajectory, t0: int, p: Perturbation, kernel: str = "sum", n_probe: int = 200,
+              bn: str = "reestimate", progress: bool | None = None) -> dict:
+    """Branch ``base`` at ``t0`` with perturbation ``p``, train to T, compare with the base run's
+    endpoint (cached in the branch's folder). Includes the kernel distance between the endpoints."""
+    from .kernels import kernel_distance, trajectory_kernels
+    br = run_branch(BranchConfig(base.cfg, t0, p), base.store, progress=progress)
+    T = base.cfg.steps
+
+    def compute():
+        row = compare_endpoints(base.cfg, base.state_dict(T), br.state_dict(T))
+        k_base = trajectory_kernels(base, [T], kind=kernel, n_probe=n_probe, bn=bn, progress=False)[T]
+        k_br = trajectory_kernels(br, [T], kind=kernel, n_probe=n_probe, bn=bn, progress=False)[T]
+        row["kernel_distance"] = kernel_distance(k_base, k_br)
+        return row
+
+    key = f"compare_{kernel.replace(':', '-')}_{bn}_n{n_probe}.pt"
+    row = dict(base.store.cached(br.path / key, compute))
+    row.update(t0=t0, perturbation=perturbation_report(br))
+    return row
+
+
+def null_control(base: Trajectory, t0: int, progress: bool | None = None) -> dict:
+    """Restart the base run at ``t0`` without perturbation; report whether it ends bitwise equal."""
+    br = run_branch(BranchConfig(base.cfg, t0, None), base.store, progress=progress)
+    a, b = base.state_dict(base.cfg.steps), br.state_dict(base.cfg.steps)
+    diff = max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].is_floating_point())
+    return dict(t0=t0, identical=states_equal(a, b), max_abs_diff=diff)
+
+
+def chaos_transition(t0s, barriers, threshold: float):
+    """The first t0 after which the barrier stays below ``threshold`` (None if it never does)."""
+    for i, t in enumerate(t0s):
+        if all(b < threshold for b in barriers[i:]):
+            return t
+    return None

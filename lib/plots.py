@@ -164,3 +164,51 @@ def mds_map(s, iterations, ax=None):
     plt.colorbar(sc, ax=ax, fraction=0.046, label="iteration t")
     ax.legend(fontsize=8)
     return ax
+
+
+def _t0_axis(ax, t0s, marks=None):
+    ax.set_xscale("symlog", linthresh=max(1, min([t for t in t0s if t > 0], default=1)))
+    ax.set_xlabel("perturbation time t0")
+    for label, t in (marks or {}).items():
+        if t is not None:
+            ax.axvline(t, color="grey", lw=0.8, ls="--")
+            ax.text(t, ax.get_ylim()[1], f" {label}", fontsize=7, va="top", rotation=90, color="grey")
+
+
+def chaos_metrics(rows, axes=None, marks=None):
+    """Each chaos metric against t0: loss barrier (train subset, test), disagreement, parameter
+    dissimilarity and relative distance, kernel distance between the two endpoints."""
+    if axes is None:
+        _, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    t0 = [r["t0"] for r in rows]
+    get = lambda k: [r[k] for r in rows]  # noqa: E731
+    axes[0].plot(t0, get("barrier_train"), "o-", ms=4, label="train subset")
+    axes[0].plot(t0, get("barrier_test"), "s-", ms=4, label="test")
+    axes[0].set_ylabel("loss barrier")
+    axes[0].legend(fontsize=8)
+    axes[1].plot(t0, [100 * v for v in get("disagreement")], "o-", ms=4)
+    axes[1].set_ylabel("test disagreement (%)")
+    axes[2].plot(t0, get("dissimilarity"), "o-", ms=4, label="1 - |cos(θ, θ')|")
+    axes[2].plot(t0, get("rel_distance"), "s-", ms=4, label="‖θ - θ'‖ / ‖θ‖")
+    axes[2].set_yscale("log")
+    axes[2].set_ylabel("parameter dissimilarity")
+    axes[2].legend(fontsize=8)
+    axes[3].plot(t0, get("kernel_distance"), "o-", ms=4)
+    axes[3].set_yscale("log")
+    axes[3].set_ylabel("S between the two endpoints")
+    for ax in axes:
+        _t0_axis(ax, t0, marks)
+    return axes
+
+
+def linear_paths(rows, ax=None, split: str = "test"):
+    """Loss along αθ + (1-α)θ' between the base endpoint (α = 0... θ') and the perturbed one."""
+    ax = _ax(ax)
+    cmap = _time_cmap()
+    t_max = max(r["t0"] for r in rows) or 1
+    for r in rows:
+        ax.plot(r["alphas"], r[f"path_{split}"], "o-", ms=3, color=cmap(r["t0"] / t_max), label=f"t0 = {r['t0']}")
+    ax.set_xlabel("α  (0: perturbed run's endpoint θ', 1: base run's endpoint θ)")
+    ax.set_ylabel(f"{split} loss")
+    ax.legend(fontsize=8)
+    return ax

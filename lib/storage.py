@@ -116,8 +116,16 @@ def non_default_fields(cfg) -> dict:
     return out
 
 
+def _json_default(obj):
+    if dataclasses.is_dataclass(obj):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, (tuple, set)):
+        return list(obj)
+    raise TypeError(f"cannot hash a {type(obj).__name__} in a configuration")
+
+
 def _canonical(obj) -> str:
-    return json.dumps(obj, sort_keys=True, default=list, separators=(",", ":"))
+    return json.dumps(obj, sort_keys=True, default=_json_default, separators=(",", ":"))
 
 
 class RunStore:

@@ -1,0 +1,84 @@
+import pytest
+import torch
+
+from conftest import tiny_config
+from lib import perturbation as P
+from lib import training
+
+
+def test_perturb_changes_what_it_reports():
+    params = {"w": torch.randn(50, 40), "b": torch.zeros(40)}
+    new, rep = P.perturb(params, P.Perturbation(size=1e-3, mode="entry", seed=1))
+    changed = sum(int((new[k] != params[k]).sum()) for k in params)
+    assert rep["changed"] == changed == rep["total"] == 2040
+    assert rep["applied_norm"] == pytest.approx(1e-3 * 2040 ** 0.5, rel=0.1)
+    new2, _ = P.perturb(params, P.Perturbation(size=1e-3, mode="entry", seed=1))
+    assert all(torch.equal(new[k], new2[k]) for k in params), "seeded"
+
+
+def test_l2_mode_total_norm_and_rounding_warning():
+    params = {"w": torch.full((1000,), 0.1)}
+    new, rep = P.perturb(params, P.Perturbation(size=1e-2, mode="l2"))
+    assert rep["applied_norm"] == pytest.approx(1e-2, rel=1e-3) and rep["changed"] == 1000
+    with pytest.warns(UserWarning, match=r"only \d+ of 60000 entries"):
+        _, rep = P.perturb({"w": torch.full((60000,), 0.5)}, P.Perturbation(size=1e-7, mode="l2"))
+    assert rep["changed"] < 30000
+
+
+@pytest.mark.parametrize("kw", [dict(mode="gauss"), dict(size=0), dict(size=-1e-7), dict(size="tiny")])
+def test_bad_perturbation(kw):
+    with pytest.raises(ValueError, match="mode|size"):
+        P.Perturbation(**kw)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    from lib.storage import RunStore
+    return training.train(tiny_config(momentum=0.9), RunStore(tmp_path_factory.mktemp("store")))
+
+
+def test_branch_perturbs_only_trainable_parameters(base):
+    br = P.run_branch(P.BranchConfig(base.cfg, 20, P.Perturbation(size=1e-4)), base.store)
+    start, orig = br.checkpoint(20), base.checkpoint(20)
+    names = set(base.param_names)
+    for k, v in orig["model"].items():
+        if k in names:
+            assert not torch.equal(v, start["model"][k]), k
+        else:
+            assert torch.equal(v, start["model"][k]), k
+    for s0, s1 in zip(orig["optimizer"]["state"].values(), start["optimizer"]["state"].values()):
+        assert torch.equal(s0["momentum_buffer"], s1["momentum_buffer"])
+    rep = P.perturbation_report(br)
+    assert rep["changed"] == sum(int((orig["model"][k] != start["model"][k]).sum()) for k in names)
+    assert not P.states_equal(br.state_dict(60), base.state_dict(60))
+
+
+def test_null_twin_is_bitwise_identical(base):
+    for t0 in (0, 20):
+        r = P.null_control(base, t0)
+        assert r["identical"] and r["max_abs_diff"] == 0.0
+
+
+def test_barrier_and_disagreement_of_a_model_with_itself(base):
+    a = base.state_dict(60)
+    r = P.compare_endpoints(base.cfg, a, a)
+    assert r["barrier_train"] == 0 and r["barrier_test"] == 0 and r["disagreement"] == 0
+    assert r["dissimilarity"] == pytest.approx(0, abs=1e-12) and r["rel_distance"] == 0
+
+
+def test_barrier_between_different_models_on_the_stated_grid(base):
+    a, b = base.state_dict(60), base.state_dict(0)
+    r = P.compare_endpoints(base.cfg, a, b, n_points=11)
+    assert r["alphas"] == pytest.approx([i / 10 for i in range(11)])
+    m = base.model(60)
+    end_a = training.evaluate(m, base.data.x_test, base.data.y_test)[0]
+    assert r["path_test"][-1] == pytest.approx(end_a, rel=1e-5)  # alpha = 1 is the first model
+    want = max(l - (al * r["path_test"][-1] + (1 - al) * r["path_test"][0]) for al, l in zip(r["alphas"], r["path_test"]))
+    assert r["barrier_test"] == pytest.approx(want) and r["barrier_test"] >= 0
+    assert r["disagreement"] > 0.3  # the trained model against its initialisation
+
+
+def test_chaos_transition():
+    assert P.chaos_transition([0, 25, 50, 100], [1.0, 0.5, 0.01, 0.02], 0.1) == 50
+    assert P.chaos_transition([0, 25, 50], [1.0, 0.5, 0.3], 0.1) is None
+    assert P.chaos_transition([0, 25, 50], [1.0, 0.05, 0.3], 0.1) is None  # must stay below
