@@ -153,3 +153,17 @@ def chaos_grid(page: PageSetup, t0s=None) -> list[int]:
             t0s.append(t)
             t *= 2
     return check_grid("t0s", t0s, [t for t in its if t < cfg.steps])
+
+
+def switch_grid(page: PageSetup, switch=None) -> list[int]:
+    """The switch points t of θ_std→lin(T; t) (None: 0, 50, 100, 200, ... doubling, and T),
+    checked against the base run's checkpoints."""
+    from .training import checkpoint_iterations
+    cfg = page.cfg
+    if switch is None:
+        switch, t = [0], 2 * cfg.ckpt_every
+        while t < cfg.steps:
+            switch.append(t)
+            t *= 2
+        switch.append(cfg.steps)
+    return check_grid("switch", switch, checkpoint_iterations(cfg))

@@ -1,0 +1,142 @@
+"""The first-order Taylor model of a network, and training it from a stored checkpoint.
+
+``Linearized(model)`` is an ``nn.Module`` computing
+
+    f_lin(x; θ) = f(x; θ_t) + J(x; θ_t) (θ - θ_t)
+
+with one ``torch.func.jvp`` through ``functional_call``: the forward pass at θ_t and the
+directional derivative along θ - θ_t. Its trainable parameters are θ (starting at θ_t); θ_t
+and the network's buffers are frozen. BatchNorm runs in eval mode with the statistics of θ_t
+(they are part of the function being linearized; the papers do not say, so this is our choice).
+
+Because it is an ordinary module, the training loop of `lib.training` trains it unchanged:
+same optimizer (momentum buffer carried over from the checkpoint), learning-rate schedule,
+batch order, augmentation and loss. ``switch_run(cfg, t)`` is θ_std→lin(T; t): standard
+training to t (the stored base run), then linearized training to T.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.func import functional_call, jvp
+
+from . import storage
+from .data import load_dataset
+from .models import build_model
+from .training import TrainConfig, Trajectory, _run, _valid_prefix, deterministic, make_optimizer, train
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")
+
+
+class Linearized(nn.Module):
+    """f_lin(x; θ) around the current parameters of ``model`` (which is not modified)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        object.__setattr__(self, "_net", model.eval())  # not a submodule: its parameters stay out
+        self._names = [n for n, p in model.named_parameters() if p.requires_grad]
+        self._buffer_names = [n for n, _ in model.named_buffers()]
+        for n, p in model.named_parameters():  # registered in the network's order, so that its
+            if p.requires_grad:               # optimizer state (momentum buffers) lines up
+                self.register_parameter(f"theta__{_key(n)}", nn.Parameter(p.detach().clone()))
+        for n, p in model.named_parameters():
+            if p.requires_grad:
+                self.register_buffer(f"theta0__{_key(n)}", p.detach().clone())
+        for n, b in model.named_buffers():
+            self.register_buffer(f"frozen__{_key(n)}", b.detach().clone())
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._net.eval()  # BatchNorm always uses the frozen statistics of θ_t
+        return self
+
+    def theta0(self) -> dict[str, torch.Tensor]:
+        return {n: getattr(self, f"theta0__{_key(n)}") for n in self._names}
+
+    def params(self) -> dict[str, torch.Tensor]:
+        return {n: getattr(self, f"theta__{_key(n)}") for n in self._names}
+
+    def forward(self, x):
+        buffers = {n: getattr(self, f"frozen__{_key(n)}") for n in self._buffer_names}
+        theta0, theta = self.theta0(), self.params()
+        delta = {n: theta[n] - theta0[n] for n in self._names}
+
+        def f(p):
+            return functional_call(self._net, (p, buffers), (x,))
+
+        out, tangent = jvp(f, (theta0,), (delta,))
+        return out + tangent
+
+
+@dataclass(frozen=True)
+class SwitchConfig:
+    """Standard training of ``base`` to ``t``, then linearized training to T."""
+
+    base: TrainConfig
+    t: int
+
+
+class SwitchRun(Trajectory):
+    """θ_std→lin(T; t): checkpoints at t, every 500 iterations, and T (state of the `Linearized` module)."""
+
+    def __init__(self, scfg: SwitchConfig, store: storage.RunStore):
+        cfg = scfg.base
+        if not isinstance(scfg.t, int) or isinstance(scfg.t, bool) or not 0 <= scfg.t <= cfg.steps:
+            raise ValueError(f"switch point t must be an integer in [0, {cfg.steps}]; got {scfg.t!r}")
+        super().__init__(cfg, store, store.run_dir("linear", scfg))
+        self.scfg = scfg
+        self.iterations = sorted({scfg.t, cfg.steps, *range(scfg.t - scfg.t % 500 + 500, cfg.steps, 500)})
+
+    def checkpoint(self, iteration: int) -> dict:
+        ck = storage.load_or_none(self.checkpoint_path(iteration))
+        if ck is None:
+            switch_run(self.scfg, self.store, progress=False)
+            ck = storage.load(self.checkpoint_path(iteration))
+        return ck
+
+    def model(self, iteration: int) -> Linearized:
+        """The linearized model at ``iteration`` (eval mode)."""
+        lin = _linearized_at(self.cfg, self.store, self.scfg.t)
+        lin.load_state_dict(self.state_dict(iteration))
+        return lin.eval()
+
+
+def _linearized_at(cfg: TrainConfig, store, t: int) -> Linearized:
+    base = train(cfg, store, progress=False)
+    return Linearized(base.model(t))
+
+
+def switch_run(scfg: SwitchConfig, store: storage.RunStore | None = None, progress: bool | None = None) -> SwitchRun:
+    """Train (or resume, or open) θ_std→lin(T; t) from the stored base run's checkpoint at t."""
+    import os
+    store = store or storage.RunStore()
+    cfg = scfg.base
+    base = train(cfg, store, progress=progress)
+    if scfg.t not in base.iterations:
+        raise ValueError(f"switch point t={scfg.t} is not a checkpoint of the base run "
+                         f"(every {cfg.ckpt_every} iterations up to {cfg.steps})")
+    run = SwitchRun(scfg, store)
+    if storage.load_or_none(run.checkpoint_path(cfg.steps), warn=False) is not None:
+        return run
+    data = load_dataset(cfg.dataset)
+    show = (os.environ.get("TWOPHASE_PROGRESS", "1") != "0") if progress is None else progress
+    with deterministic(cfg.threads):
+        ck_base = base.checkpoint(scfg.t)
+        net = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
+        net.load_state_dict(ck_base["model"])
+        lin = Linearized(net)
+        opt = make_optimizer(cfg, lin.parameters())
+        ck = _valid_prefix(run)
+        if ck is None:  # start at θ_t with the standard run's optimizer state (momentum buffers)
+            opt.load_state_dict(ck_base["optimizer"])
+            ck = {"iteration": scfg.t, "model": lin.state_dict(), "optimizer": opt.state_dict(),
+                  "metrics": [dict(ck_base["metrics"][-1])]}
+            storage.save(run.checkpoint_path(scfg.t), ck)
+        lin.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        _run(cfg, data, lin, opt, run, ck["iteration"], list(ck["metrics"]), show, None)
+    return run
