@@ -96,3 +96,57 @@ def cone_summary(kernels: dict, dts, taus, window_end: int | None = None, center
         rising = ratio >= plateau_tol and late_change > 2 * se
         plateau[tau] = dict(rise=rise, late_change=late_change, se=se, ratio=ratio, plateaus=bool(not rising))
     return ConeSummary((start, end), peak, floor, transition, plateau)
+
+
+CRITERIA = ("drop", "shared floor", "plateau")
+
+
+def checks(s: ConeSummary, min_drop: float = 3.0) -> dict[str, bool]:
+    """The three criteria of the module docstring for one series."""
+    return {
+        "drop": min(s.drop.values()) > min_drop,
+        "shared floor": s.floor_spread < 0.5 * s.dt_spread,
+        "plateau": bool(s.plateau) and all(p["plateaus"] for p in s.plateau.values()),
+    }
+
+
+@dataclass
+class Verdict:
+    """Two phases or not, over one or more series (seeds) of the same setting."""
+
+    summaries: list[ConeSummary]
+    per_seed: list[dict[str, bool]]
+
+    @property
+    def two_phases(self) -> str:
+        """'yes' if every criterion holds for every seed, 'no' if no seed passes all, else 'mixed'."""
+        passed = [all(c.values()) for c in self.per_seed]
+        return "yes" if all(passed) else ("no" if not any(passed) else "mixed")
+
+    @property
+    def transitions(self) -> list[int | None]:
+        return [s.transition for s in self.summaries]
+
+    @property
+    def transition(self) -> float | None:
+        """Median transition over the seeds where one was found."""
+        found = [t for t in self.transitions if t is not None]
+        return float(np.median(found)) if found else None
+
+    @property
+    def interval(self) -> tuple[int, int] | None:
+        """(min, max) of the transition across seeds."""
+        found = [t for t in self.transitions if t is not None]
+        return (min(found), max(found)) if found else None
+
+    def fraction(self, criterion: str) -> float:
+        return float(np.mean([c[criterion] for c in self.per_seed]))
+
+
+def verdict(series: list[dict], dts, taus, window_end: int | None = None, centered: bool = True,
+            min_drop: float = 3.0, **kw) -> Verdict:
+    """Judge one setting from its kernel series, one per seed."""
+    if not series:
+        raise ValueError("verdict needs at least one kernel series")
+    summaries = [cone_summary(k, dts, taus, window_end, centered, **kw) for k in series]
+    return Verdict(summaries, [checks(s, min_drop) for s in summaries])

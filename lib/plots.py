@@ -212,3 +212,18 @@ def linear_paths(rows, ax=None, split: str = "test"):
     ax.set_ylabel(f"{split} loss")
     ax.legend(fontsize=8)
     return ax
+
+
+def seed_band(curves, ax=None, ylabel: str = "", logy: bool = False, label: str = "median over seeds"):
+    """Median and min-max band of several (x, y) curves on a shared x grid (one per seed)."""
+    ax = _ax(ax)
+    xs = sorted(set.intersection(*[set(x) for x, _ in curves]))
+    ys = np.array([[dict(zip(x, y))[t] for t in xs] for x, y in curves])
+    ax.fill_between(xs, ys.min(0), ys.max(0), alpha=0.25, lw=0, label=f"range over {len(curves)} seed(s)")
+    ax.plot(xs, np.median(ys, 0), "-", lw=1.4, label=label)
+    ax.set_xlabel("iteration t")
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    return ax

@@ -52,3 +52,25 @@ def test_window_and_bad_dt():
     assert s.window == (0, 600)
     with pytest.raises(ValueError, match="dt=1000"):
         phases.cone_summary(k, [1000], [150], window_end=600)
+
+
+def test_verdict_two_phases_with_interval_around_planted_transition():
+    v = phases.verdict([synthetic("two-phase", seed=s) for s in range(3)], [25, 50, 100, 200],
+                       [150, 375, 750, 1125])
+    assert v.two_phases == "yes"
+    lo, hi = v.interval
+    assert lo <= 300 <= hi + 50 and hi - lo <= 150  # planted at 300 (the criterion reacts within a checkpoint or two)
+    assert v.fraction("plateau") == 1.0
+
+
+def test_verdict_none_on_drift():
+    v = phases.verdict([synthetic("drift", seed=s) for s in range(3)], [25, 50, 100, 200], [150, 375, 750, 1125])
+    assert v.two_phases == "no"
+    assert v.fraction("shared floor") == 0 and v.fraction("plateau") == 0
+
+
+def test_verdict_mixed_and_empty():
+    v = phases.verdict([synthetic("two-phase"), synthetic("drift")], [25, 50, 100, 200], [150, 375])
+    assert v.two_phases == "mixed"
+    with pytest.raises(ValueError):
+        phases.verdict([], [25], [150])
