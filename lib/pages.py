@@ -235,11 +235,16 @@ def chaos_sweep(page: PageSetup, t0s=None, size: float = 1e-7, mode: str = "entr
     null = P.null_control(base, t0s[0])
     rows = [P.chaos_row(base, t0, p, page.kernel, page.n_probe, page.bn)
             for t0 in tqdm(t0s, desc="perturbed pairs", disable=progress is False)]
+    # more perturbation seeds where the budget allows (the `full` preset): a band, not one draw
+    extra = [dataclasses.replace(p, seed=perturbation_seed + k) for k in range(1, 3)] if page.preset == "full" else []
+    seed_rows = [rows] + [[P.chaos_row(base, t0, q, page.kernel, page.n_probe, page.bn) for t0 in t0s]
+                          for q in tqdm(extra, desc="more perturbation seeds", disable=progress is False)]
     b0 = rows[0]["barrier_test"]
     threshold = 0.1 * b0
     barriers = [r["barrier_test"] for r in rows]
     t_chaos = P.chaos_transition(t0s, barriers, threshold) if b0 > 0.01 else None
-    return dict(base=base, t0s=t0s, perturbation=p, null=null, rows=rows, threshold=threshold, transition=t_chaos)
+    return dict(base=base, t0s=t0s, perturbation=p, null=null, rows=rows, seed_rows=seed_rows,
+                threshold=threshold, transition=t_chaos)
 
 
 def linear_sweep(page: PageSetup, switch=None) -> dict:

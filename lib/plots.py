@@ -175,11 +175,19 @@ def _t0_axis(ax, t0s, marks=None):
             ax.text(t, ax.get_ylim()[1], f" {label}", fontsize=7, va="top", rotation=90, color="grey")
 
 
-def chaos_metrics(rows, axes=None, marks=None):
+def chaos_metrics(rows, axes=None, marks=None, seed_rows=None):
     """Each chaos metric against t0: loss barrier (train subset, test), disagreement, parameter
-    dissimilarity and relative distance, kernel distance between the two endpoints."""
+    dissimilarity and relative distance, kernel distance between the two endpoints. With
+    ``seed_rows`` (one list of rows per perturbation seed) the range across seeds is shaded."""
     if axes is None:
         _, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    if seed_rows and len(seed_rows) > 1:
+        t0 = [r["t0"] for r in rows]
+        for ax, key, scale in ((axes[0], "barrier_test", 1), (axes[1], "disagreement", 100),
+                               (axes[2], "rel_distance", 1), (axes[3], "kernel_distance", 1)):
+            vals = np.array([[scale * r[key] for r in rs] for rs in seed_rows])
+            ax.fill_between(t0, vals.min(0), vals.max(0), alpha=0.2, lw=0,
+                            label=f"range over {len(seed_rows)} perturbation seeds")
     t0 = [r["t0"] for r in rows]
     get = lambda k: [r[k] for r in rows]  # noqa: E731
     axes[0].plot(t0, get("barrier_train"), "o-", ms=4, label="train subset")
