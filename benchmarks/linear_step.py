@@ -48,8 +48,8 @@ def main():
         t_std = time_steps(std, x, y, a.repeats)
         lin = Linearized(lib.build_model(a.arch, data.shape, data.num_classes, width)).train()
         t_lin = time_steps(lin, x, y, a.repeats)
-    print(f"| model | batch | standard step | linearized step | ratio |")
-    print(f"| --- | --- | --- | --- | --- |")
+    print("| model | batch | standard step | linearized step | ratio |")
+    print("| --- | --- | --- | --- | --- |")
     print(f"| {a.arch} (width {width or 'default'}) | {a.batch_size} | {1e3 * t_std:.1f} ms | "
           f"{1e3 * t_lin:.1f} ms | {t_lin / t_std:.2f}x |")
 

@@ -23,7 +23,6 @@ from torch import nn
 from torch.func import functional_call, jacrev, vmap
 from tqdm import tqdm
 
-from . import storage
 from .data import batch_indices, check_choice, probe_indices
 from .models import reestimate_bn
 from .training import deterministic

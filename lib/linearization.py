@@ -25,7 +25,7 @@ from torch.func import functional_call, jvp
 from . import storage
 from .data import load_dataset
 from .models import build_model
-from .training import TrainConfig, Trajectory, _run, _valid_prefix, deterministic, make_optimizer, train
+from .training import Continuation, TrainConfig, continue_run, train
 
 
 def _key(name: str) -> str:
@@ -80,63 +80,24 @@ class SwitchConfig:
     t: int
 
 
-class SwitchRun(Trajectory):
-    """θ_std→lin(T; t): checkpoints at t, every 500 iterations, and T (state of the `Linearized` module)."""
+def switch_run(scfg: SwitchConfig, store: storage.RunStore | None = None, progress: bool | None = None) -> Continuation:
+    """Train (or resume, or open) θ_std→lin(T; t) from the stored base run's checkpoint at t; its
+    checkpoints hold the state of the `Linearized` module (see `linearized_model`)."""
 
-    def __init__(self, scfg: SwitchConfig, store: storage.RunStore):
+    def start(ck):
         cfg = scfg.base
-        if not isinstance(scfg.t, int) or isinstance(scfg.t, bool) or not 0 <= scfg.t <= cfg.steps:
-            raise ValueError(f"switch point t must be an integer in [0, {cfg.steps}]; got {scfg.t!r}")
-        super().__init__(cfg, store, store.run_dir("linear", scfg))
-        self.scfg = scfg
-        self.iterations = sorted({scfg.t, cfg.steps, *range(scfg.t - scfg.t % 500 + 500, cfg.steps, 500)})
-
-    def checkpoint(self, iteration: int) -> dict:
-        ck = storage.load_or_none(self.checkpoint_path(iteration))
-        if ck is None:
-            switch_run(self.scfg, self.store, progress=False)
-            ck = storage.load(self.checkpoint_path(iteration))
-        return ck
-
-    def model(self, iteration: int) -> Linearized:
-        """The linearized model at ``iteration`` (eval mode)."""
-        lin = _linearized_at(self.cfg, self.store, self.scfg.t)
-        lin.load_state_dict(self.state_dict(iteration))
-        return lin.eval()
-
-
-def _linearized_at(cfg: TrainConfig, store, t: int) -> Linearized:
-    base = train(cfg, store, progress=False)
-    return Linearized(base.model(t))
-
-
-def switch_run(scfg: SwitchConfig, store: storage.RunStore | None = None, progress: bool | None = None) -> SwitchRun:
-    """Train (or resume, or open) θ_std→lin(T; t) from the stored base run's checkpoint at t."""
-    import os
-    store = store or storage.RunStore()
-    cfg = scfg.base
-    base = train(cfg, store, progress=progress)
-    if scfg.t not in base.iterations:
-        raise ValueError(f"switch point t={scfg.t} is not a checkpoint of the base run "
-                         f"(every {cfg.ckpt_every} iterations up to {cfg.steps})")
-    run = SwitchRun(scfg, store)
-    if storage.load_or_none(run.checkpoint_path(cfg.steps), warn=False) is not None:
-        return run
-    data = load_dataset(cfg.dataset)
-    show = (os.environ.get("TWOPHASE_PROGRESS", "1") != "0") if progress is None else progress
-    with deterministic(cfg.threads):
-        ck_base = base.checkpoint(scfg.t)
+        data = load_dataset(cfg.dataset)
         net = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
-        net.load_state_dict(ck_base["model"])
-        lin = Linearized(net)
-        opt = make_optimizer(cfg, lin.parameters())
-        ck = _valid_prefix(run)
-        if ck is None:  # start at θ_t with the standard run's optimizer state (momentum buffers)
-            opt.load_state_dict(ck_base["optimizer"])
-            ck = {"iteration": scfg.t, "model": lin.state_dict(), "optimizer": opt.state_dict(),
-                  "metrics": [dict(ck_base["metrics"][-1])]}
-            storage.save(run.checkpoint_path(scfg.t), ck)
-        lin.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        _run(cfg, data, lin, opt, run, ck["iteration"], list(ck["metrics"]), show, None)
-    return run
+        net.load_state_dict(ck["model"])
+        lin = Linearized(net)  # starts at θ_t, with the standard run's momentum buffers
+        return lin, {"iteration": scfg.t, "model": lin.state_dict(), "optimizer": ck["optimizer"],
+                     "metrics": [dict(ck["metrics"][-1])]}
+
+    return continue_run("linear", scfg, scfg.t, start, switch_run, store, progress, what="switch point t")
+
+
+def linearized_model(run: Continuation, iteration: int) -> Linearized:
+    """The linearized model of a switch run at ``iteration`` (eval mode)."""
+    lin = Linearized(train(run.cfg, run.store, progress=False).model(run.t))
+    lin.load_state_dict(run.state_dict(iteration))
+    return lin.eval()

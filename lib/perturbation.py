@@ -12,7 +12,6 @@ the entries; `perturb` counts the entries that actually changed and warns when m
 """
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -22,7 +21,7 @@ from torch import nn
 from . import storage
 from .data import batch_indices, check_choice, load_dataset
 from .models import build_model, has_batchnorm, reestimate_bn
-from .training import (TrainConfig, Trajectory, _run, _valid_prefix, deterministic, make_optimizer, train)
+from .training import Continuation, TrainConfig, Trajectory, continue_run, deterministic
 
 MODES = ("entry", "l2")
 
@@ -76,65 +75,26 @@ class BranchConfig:
     perturbation: Perturbation | None = None
 
 
-class Branch(Trajectory):
-    """A branched run: checkpoints at t0 (after the perturbation), every 500 iterations, and T."""
-
-    def __init__(self, bcfg: BranchConfig, store: storage.RunStore):
-        cfg = bcfg.base
-        if not isinstance(bcfg.t0, int) or isinstance(bcfg.t0, bool) or not 0 <= bcfg.t0 <= cfg.steps:
-            raise ValueError(f"t0 must be an integer in [0, {cfg.steps}]; got {bcfg.t0!r}")
-        super().__init__(cfg, store, store.run_dir("branch", bcfg))
-        self.bcfg = bcfg
-        self.iterations = sorted({bcfg.t0, cfg.steps, *range(bcfg.t0 - bcfg.t0 % 500 + 500, cfg.steps, 500)})
-
-    def checkpoint(self, iteration: int) -> dict:
-        ck = storage.load_or_none(self.checkpoint_path(iteration))
-        if ck is None:
-            run_branch(self.bcfg, self.store, progress=False)
-            ck = storage.load(self.checkpoint_path(iteration))
-        return ck
-
-
-def run_branch(bcfg: BranchConfig, store: storage.RunStore | None = None, progress: bool | None = None) -> Branch:
+def run_branch(bcfg: BranchConfig, store: storage.RunStore | None = None, progress: bool | None = None) -> Continuation:
     """Train (or resume, or open) a branch; returns it. The base run is trained first if needed."""
-    store = store or storage.RunStore()
-    base = train(bcfg.base, store, progress=progress)
-    if bcfg.t0 not in base.iterations:
-        raise ValueError(f"t0={bcfg.t0} is not a checkpoint of the base run (every {bcfg.base.ckpt_every} "
-                         f"iterations up to {bcfg.base.steps})")
-    br = Branch(bcfg, store)
-    cfg = bcfg.base
-    if storage.load_or_none(br.checkpoint_path(cfg.steps), warn=False) is not None:
-        return br
-    data = load_dataset(cfg.dataset)
-    with deterministic(cfg.threads):
-        model = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
-        opt = make_optimizer(cfg, model.parameters())
-        ck = _valid_prefix(br)
-        if ck is None:  # start: the base checkpoint at t0, perturbed
-            ck = base.checkpoint(bcfg.t0)
-            state = dict(ck["model"])
-            report = None
-            if bcfg.perturbation is not None:
-                names = br.param_names
-                new, report = perturb({k: state[k] for k in names}, bcfg.perturbation)
-                state.update(new)
-            ck = {"iteration": bcfg.t0, "model": state, "optimizer": ck["optimizer"],
-                  "metrics": [dict(ck["metrics"][-1], perturbation=report)]}
-            storage.save(br.checkpoint_path(bcfg.t0), ck)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        _run(cfg, data, model, opt, br, ck["iteration"], list(ck["metrics"]), _progress(progress), None)
-    return br
+
+    def start(ck):
+        data = load_dataset(bcfg.base.dataset)
+        model = build_model(bcfg.base.arch, data.shape, data.num_classes, bcfg.base.width, bcfg.base.seed)
+        state, report = dict(ck["model"]), None
+        if bcfg.perturbation is not None:
+            names = [n for n, p in model.named_parameters() if p.requires_grad]
+            new, report = perturb({k: state[k] for k in names}, bcfg.perturbation)
+            state.update(new)
+        return model, {"iteration": bcfg.t0, "model": state, "optimizer": ck["optimizer"],
+                       "metrics": [dict(ck["metrics"][-1], perturbation=report)]}
+
+    return continue_run("branch", bcfg, bcfg.t0, start, run_branch, store, progress, what="t0")
 
 
-def _progress(progress):
-    return (os.environ.get("TWOPHASE_PROGRESS", "1") != "0") if progress is None else progress
-
-
-def perturbation_report(br: Branch) -> dict | None:
+def perturbation_report(br: Continuation) -> dict | None:
     """What the perturbation changed (entries changed, total, fraction, applied norm)."""
-    return br.checkpoint(br.bcfg.t0)["metrics"][-1].get("perturbation")
+    return br.checkpoint(br.t)["metrics"][-1].get("perturbation")
 
 
 # ---------------------------------------------------------------- comparing two endpoints
@@ -162,7 +122,7 @@ def states_equal(a: dict, b: dict) -> bool:
 
 @torch.no_grad()
 def _loss_acc(model: nn.Module, x, y, batch_size=500):
-    loss, correct, preds = 0.0, 0, []
+    loss, preds = 0.0, []
     for i in range(0, len(y), batch_size):
         out = model(x[i:i + batch_size])
         loss += nn.functional.cross_entropy(out, y[i:i + batch_size], reduction="sum").item()

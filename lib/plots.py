@@ -168,6 +168,7 @@ def mds_map(s, iterations, ax=None):
 
 def _t0_axis(ax, t0s, marks=None):
     ax.set_xscale("symlog", linthresh=max(1, min([t for t in t0s if t > 0], default=1)))
+    ax.set_xlim(0, 1.2 * max(t0s))
     ax.set_xlabel("perturbation time t0")
     for label, t in (marks or {}).items():
         if t is not None:

@@ -18,7 +18,7 @@ import dataclasses
 import functools
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -288,3 +288,57 @@ def _run(cfg, data, model, opt, traj, start, history, progress, stop_at):
         it += 1
         bar.update(1)
     bar.close()
+
+
+class Continuation(Trajectory):
+    """A run restarted from the stored base run at iteration ``t`` and trained on to T (a perturbed
+    branch, a linearized switch). Its folder is ``<kind>_<hash of key>``; checkpoints at t, every
+    500 iterations, and T; a missing or damaged one is recomputed by ``rerun(key, store)``."""
+
+    def __init__(self, kind: str, key, t: int, store: storage.RunStore, rerun, what: str = "t"):
+        cfg = key.base
+        if not isinstance(t, int) or isinstance(t, bool) or not 0 <= t <= cfg.steps:
+            raise ValueError(f"{what} must be an integer in [0, {cfg.steps}]; got {t!r}")
+        super().__init__(cfg, store, store.run_dir(kind, key))
+        self.key, self.t, self._rerun = key, t, rerun
+        self.iterations = sorted({t, cfg.steps, *range(t - t % 500 + 500, cfg.steps, 500)})
+
+    def checkpoint(self, iteration: int) -> dict:
+        ck = storage.load_or_none(self.checkpoint_path(iteration))
+        if ck is None:
+            self._rerun(self.key, self.store, progress=False)  # recomputes it deterministically
+            ck = storage.load(self.checkpoint_path(iteration))
+        return ck
+
+
+def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore | None = None,
+                 progress: bool | None = None, what: str = "t") -> Continuation:
+    """Train (or resume, or open) a continuation of the base run ``key.base`` from iteration ``t``.
+
+    ``start(base_checkpoint)`` returns the module to train and its first checkpoint (model state,
+    optimizer state, metrics); the optimizer, schedule, batches and thread count are the base
+    run's, so a continuation that changes nothing ends bitwise equal to the base run.
+    """
+    store = store or storage.RunStore()
+    cfg = key.base
+    base = train(cfg, store, progress=progress)
+    if t not in base.iterations:
+        raise ValueError(f"{what}={t} is not a checkpoint of the base run "
+                         f"(every {cfg.ckpt_every} iterations up to {cfg.steps})")
+    run = Continuation(kind, key, t, store, rerun, what)
+    if storage.load_or_none(run.checkpoint_path(cfg.steps), warn=False) is not None:
+        return run
+    data = load_dataset(cfg.dataset)
+    if progress is None:
+        progress = os.environ.get("TWOPHASE_PROGRESS", "1") != "0"
+    with deterministic(cfg.threads):
+        module, first = start(base.checkpoint(t))
+        opt = make_optimizer(cfg, module.parameters())
+        ck = _valid_prefix(run)
+        if ck is None:
+            ck = first
+            storage.save(run.checkpoint_path(t), ck)
+        module.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        _run(cfg, data, module, opt, run, ck["iteration"], list(ck["metrics"]), progress, None)
+    return run

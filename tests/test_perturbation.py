@@ -82,3 +82,13 @@ def test_chaos_transition():
     assert P.chaos_transition([0, 25, 50, 100], [1.0, 0.5, 0.01, 0.02], 0.1) == 50
     assert P.chaos_transition([0, 25, 50], [1.0, 0.5, 0.3], 0.1) is None
     assert P.chaos_transition([0, 25, 50], [1.0, 0.05, 0.3], 0.1) is None  # must stay below
+
+
+def test_damaged_branch_checkpoint_is_recomputed_identically(base):
+    br = P.run_branch(P.BranchConfig(base.cfg, 40, P.Perturbation(size=1e-4, seed=3)), base.store)
+    want = br.state_dict(60)
+    p = br.checkpoint_path(60)
+    p.write_bytes(p.read_bytes()[:-7])
+    assert P.states_equal(br.state_dict(60), want)
+    with pytest.raises(ValueError, match="t0"):
+        P.run_branch(P.BranchConfig(base.cfg, 30, None), base.store)
