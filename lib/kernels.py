@@ -15,7 +15,6 @@ first (``bn="reestimate"``) or use the stored ones (``bn="running"``).
 """
 from __future__ import annotations
 
-import os
 import re
 
 import torch
@@ -25,7 +24,7 @@ from tqdm import tqdm
 
 from .data import batch_indices, check_choice, probe_indices
 from .models import reestimate_bn
-from .training import deterministic
+from .training import deterministic, show_progress
 
 KINDS = ("sum", "trace", "full", "logit:k")
 BN_CHOICES = ("reestimate", "running")
@@ -178,7 +177,7 @@ def trajectory_kernels(traj, iterations=None, kind: str = "sum", n_probe: int = 
     folder = traj.path / "kernels" / f"{kind.replace(':', '-')}_{bn}_n{n_probe}_p{probe_seed}"
     batches = bn_batches(data) if bn == "reestimate" else None
     out = {}
-    show = (os.environ.get("TWOPHASE_PROGRESS", "1") != "0") if progress is None else progress
+    show = show_progress(progress)
     with deterministic(traj.cfg.threads):
         for it in tqdm(iterations, desc=f"eNTK {kind} n={n_probe}", disable=not show, mininterval=2):
             def compute(it=it):

@@ -19,9 +19,10 @@ import torch
 from torch import nn
 
 from . import storage
-from .data import batch_indices, check_choice, load_dataset
+from .data import check_choice, load_dataset
 from .models import build_model, has_batchnorm, reestimate_bn
-from .training import Continuation, TrainConfig, Trajectory, continue_run, deterministic
+from .kernels import bn_batches
+from .training import Continuation, TrainConfig, Trajectory, continue_run, deterministic, evaluate, predict
 
 MODES = ("entry", "l2")
 
@@ -120,22 +121,9 @@ def states_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-@torch.no_grad()
-def _loss_acc(model: nn.Module, x, y, batch_size=500):
-    loss, preds = 0.0, []
-    for i in range(0, len(y), batch_size):
-        out = model(x[i:i + batch_size])
-        loss += nn.functional.cross_entropy(out, y[i:i + batch_size], reduction="sum").item()
-        preds.append(out.argmax(1))
-    preds = torch.cat(preds)
-    return loss / len(y), (preds == y).float().mean().item(), preds
-
-
 def disagreement(model_a: nn.Module, model_b: nn.Module, x) -> float:
     """Fraction of inputs on which the two models' argmax predictions differ (eval mode)."""
-    pa = _loss_acc(model_a.eval(), x, torch.zeros(len(x), dtype=torch.long))[2]
-    pb = _loss_acc(model_b.eval(), x, torch.zeros(len(x), dtype=torch.long))[2]
-    return (pa != pb).float().mean().item()
+    return (predict(model_a, x).argmax(1) != predict(model_b, x).argmax(1)).float().mean().item()
 
 
 def interpolate(a: dict, b: dict, alpha: float) -> dict:
@@ -159,7 +147,7 @@ def linear_path(model: nn.Module, a: dict, b: dict, x, y, n_points: int = 11, bn
         model.load_state_dict(interpolate(a, b, alpha))
         if bn_batches is not None and has_batchnorm(model):
             reestimate_bn(model, bn_batches)
-        loss, acc, _ = _loss_acc(model.eval(), x, y)
+        loss, acc = evaluate(model, x, y)
         losses.append(loss)
         accs.append(acc)
     return alphas, losses, accs
@@ -180,7 +168,7 @@ def compare_endpoints(cfg: TrainConfig, a: dict, b: dict, n_points: int = 11, n_
     data = load_dataset(cfg.dataset)
     model = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
     names = [n for n, p in model.named_parameters() if p.requires_grad]
-    bn = [data.x_train[batch_indices(len(data.y_train), 128, 10_000, i)] for i in range(8)]
+    bn = bn_batches(data)
     xt, yt = data.x_train[:n_train], data.y_train[:n_train]
     with deterministic(cfg.threads):
         al, train_path, _ = linear_path(model, a, b, xt, yt, n_points, bn)

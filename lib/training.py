@@ -108,6 +108,11 @@ def learning_rate(cfg: TrainConfig, iteration: int) -> float:
     return lr
 
 
+def show_progress(progress: bool | None) -> bool:
+    """A progress bar unless the caller says otherwise or ``$TWOPHASE_PROGRESS=0``."""
+    return (os.environ.get("TWOPHASE_PROGRESS", "1") != "0") if progress is None else progress
+
+
 @contextlib.contextmanager
 def deterministic(threads: int):
     """Deterministic algorithms and a fixed thread count inside the block."""
@@ -127,17 +132,19 @@ def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` in eval mode (the caller's mode is restored)."""
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Logits of ``model`` in eval mode, in batches (the caller's mode is restored)."""
     was_training = model.training
     model.eval()
-    loss, correct = 0.0, 0
-    for i in range(0, len(y), batch_size):
-        out = model(x[i:i + batch_size])
-        loss += nn.functional.cross_entropy(out, y[i:i + batch_size], reduction="sum").item()
-        correct += (out.argmax(1) == y[i:i + batch_size]).sum().item()
+    out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
     model.train(was_training)
-    return loss / len(y), correct / len(y)
+    return out
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` in eval mode (the caller's mode is restored)."""
+    out = predict(model, x, batch_size)
+    return nn.functional.cross_entropy(out, y).item(), (out.argmax(1) == y).float().mean().item()
 
 
 class Trajectory:
@@ -158,10 +165,13 @@ class Trajectory:
         if iteration not in self.iterations:
             raise ValueError(f"no checkpoint at iteration {iteration}; stored: {self.iterations[:5]}...{self.iterations[-3:]}")
         ck = storage.load_or_none(self.checkpoint_path(iteration))
-        if ck is None:  # damaged or removed since training: recompute the run
-            train(self.cfg, self.store, progress=False)
+        if ck is None:  # damaged or removed since training: recompute the run (deterministic)
+            self._recompute()
             ck = storage.load(self.checkpoint_path(iteration))
         return ck
+
+    def _recompute(self) -> None:
+        train(self.cfg, self.store, progress=False)
 
     def state_dict(self, iteration: int) -> dict:
         return self.checkpoint(iteration)["model"]
@@ -226,8 +236,7 @@ def train(cfg: TrainConfig, store: storage.RunStore | None = None, progress: boo
             and all(traj.checkpoint_path(i).exists() for i in traj.iterations):
         return traj
     data = data or load_dataset(cfg.dataset)
-    if progress is None:
-        progress = os.environ.get("TWOPHASE_PROGRESS", "1") != "0"
+    progress = show_progress(progress)
     with deterministic(cfg.threads):
         model = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
         opt = make_optimizer(cfg, model.parameters())
@@ -303,12 +312,8 @@ class Continuation(Trajectory):
         self.key, self.t, self._rerun = key, t, rerun
         self.iterations = sorted({t, cfg.steps, *range(t - t % 500 + 500, cfg.steps, 500)})
 
-    def checkpoint(self, iteration: int) -> dict:
-        ck = storage.load_or_none(self.checkpoint_path(iteration))
-        if ck is None:
-            self._rerun(self.key, self.store, progress=False)  # recomputes it deterministically
-            ck = storage.load(self.checkpoint_path(iteration))
-        return ck
+    def _recompute(self) -> None:
+        self._rerun(self.key, self.store, progress=False)
 
 
 def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore | None = None,
@@ -329,8 +334,7 @@ def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore |
     if storage.load_or_none(run.checkpoint_path(cfg.steps), warn=False) is not None:
         return run
     data = load_dataset(cfg.dataset)
-    if progress is None:
-        progress = os.environ.get("TWOPHASE_PROGRESS", "1") != "0"
+    progress = show_progress(progress)
     with deterministic(cfg.threads):
         module, first = start(base.checkpoint(t))
         opt = make_optimizer(cfg, module.parameters())
