@@ -260,14 +260,21 @@ def linear_sweep(page: PageSetup, switch=None) -> dict:
                 reference=base.metrics[-1])
 
 
+def seed_verdict(page: PageSetup, seed_list, dts, taus):
+    """(kernel series per seed, `phases.verdict` over them, centered kernels) in the constant-lr window."""
+    from . import phases
+    series = seed_kernels(page, seed_list)
+    return series, phases.verdict(series, dts, taus, window_end=window_end(page.cfg), centered=True)
+
+
 def counterexample_analysis(page: PageSetup, name: str = "plain", dts=None, taus=None) -> dict:
     """Verdicts over the preset's seeds for the page's setting and its counterexample variant."""
-    from . import phases
     counter = variant(page, name)
     seed_list = seeds(page)
     dts, taus = cone_grids(page, dts, taus)
     end = window_end(page.cfg)
     settings = {"default": page, "counterexample": counter}
-    series = {n: seed_kernels(p, seed_list) for n, p in settings.items()}
-    verdicts = {n: phases.verdict(s, dts, taus, window_end=end) for n, s in series.items()}
+    judged = {n: seed_verdict(p, seed_list, dts, taus) for n, p in settings.items()}
+    series = {n: sv[0] for n, sv in judged.items()}
+    verdicts = {n: sv[1] for n, sv in judged.items()}
     return dict(settings=settings, seeds=seed_list, dts=dts, taus=taus, end=end, series=series, verdicts=verdicts)

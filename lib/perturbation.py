@@ -1,6 +1,6 @@
 """Tiny parameter perturbations, branched runs, and the metrics that compare two endpoints.
 
-``branch(cfg, t0, perturbation)`` restarts the stored run ``cfg`` from its checkpoint at
+``run_branch(BranchConfig(cfg, t0, perturbation))`` restarts the stored run ``cfg`` from its checkpoint at
 ``t0`` (parameters, buffers and optimizer state), optionally perturbs the trainable
 parameters, and trains to T with the same batch order, augmentation and thread count. With
 no perturbation it must end bitwise equal to the base run (the null control: anything else is
@@ -21,7 +21,7 @@ from torch import nn
 from . import storage
 from .data import check_choice, load_dataset
 from .models import build_model, has_batchnorm, reestimate_bn
-from .kernels import bn_batches
+from .kernels import bn_batches, kernel_distance, trajectory_kernels
 from .training import Continuation, TrainConfig, Trajectory, continue_run, deterministic, evaluate, predict
 
 MODES = ("entry", "l2")
@@ -188,7 +188,6 @@ def chaos_row(base: Trajectory, t0: int, p: Perturbation, kernel: str = "sum", n
               bn: str = "reestimate", progress: bool | None = None) -> dict:
     """Branch ``base`` at ``t0`` with perturbation ``p``, train to T, compare with the base run's
     endpoint (cached in the branch's folder). Includes the kernel distance between the endpoints."""
-    from .kernels import kernel_distance, trajectory_kernels
     br = run_branch(BranchConfig(base.cfg, t0, p), base.store, progress=progress)
     T = base.cfg.steps
 
