@@ -205,9 +205,15 @@ def check_choice(param: str, value, choices) -> None:
 
 
 @functools.lru_cache(maxsize=4)
-def load_dataset(name: str, data_dir: str | None = None, download: bool = True) -> Data:
-    """Load a dataset by name (see ``DATASETS``); cached in memory per process."""
+def load_dataset(name: str, data_dir: str | None = None, download: bool | None = None) -> Data:
+    """Load a dataset by name (see ``DATASETS``); cached in memory per process.
+
+    ``download`` None: download missing files unless ``$TWOPHASE_OFFLINE=1`` (then a missing
+    dataset fails at once with instructions instead of waiting on the network).
+    """
     check_choice("dataset", name, DATASETS)
+    if download is None:
+        download = os.environ.get("TWOPHASE_OFFLINE", "0") != "1"
     return DATASETS[name](data_dir, download)
 
 

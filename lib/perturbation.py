@@ -44,6 +44,8 @@ class Perturbation:
         if not isinstance(self.size, (int, float)) or isinstance(self.size, bool) or not self.size > 0 \
                 or self.size == float("inf"):
             raise ValueError(f"perturbation size must be a finite number > 0; got {self.size!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"perturbation seed must be an integer >= 0; got {self.seed!r}")
 
 
 def perturb(params: dict[str, torch.Tensor], p: Perturbation) -> tuple[dict[str, torch.Tensor], dict]:

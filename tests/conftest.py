@@ -1,6 +1,11 @@
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault("TWOPHASE_PROGRESS", "0")
 
@@ -23,3 +28,27 @@ def tiny_config(**kw):
     base = dict(steps=60, ckpt_every=20, eval_every=20, eval_n=200, milestones=(40,))
     base.update(kw)
     return TrainConfig(**base)
+
+
+@pytest.fixture(scope="session")
+def smoke_build(tmp_path_factory):
+    """The whole book built once with the smoke preset, execution forced (never the cache: edits
+    to lib/ must show), warnings as errors, into a temporary folder with a temporary run store.
+    Returns (the build's output folder, the finished process)."""
+    tmp = tmp_path_factory.mktemp("smoke")
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    cfg["execute"]["execute_notebooks"] = "force"
+    cfg_path = tmp / "_config.yml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    env = dict(os.environ, TWOPHASE_STORE=str(tmp / "store"), TWOPHASE_PROGRESS="0", TWOPHASE_PRESET="smoke")
+    proc = subprocess.run(
+        ["jupyter-book", "build", "book/", "-W", "--keep-going", "--config", str(cfg_path), "--path-output",
+         str(tmp / "out")], cwd=ROOT, env=env, capture_output=True, text=True)
+    return tmp / "out", proc
+
+
+@pytest.fixture(scope="session")
+def smoke_site(smoke_build):
+    out, proc = smoke_build
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return out

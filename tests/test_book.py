@@ -28,15 +28,8 @@ def test_toc_lists_only_existing_pages():
         assert (ROOT / "book" / f"{f}.md").exists(), f
 
 
-def test_smoke_build_warnings_as_errors(tmp_path):
-    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
-    cfg["execute"]["execute_notebooks"] = "force"  # never the cache: edits to lib/ must show
-    cfg_path = tmp_path / "_config.yml"
-    cfg_path.write_text(yaml.safe_dump(cfg))
-    out = tmp_path / "out"
-    proc = subprocess.run(
-        ["jupyter-book", "build", "book/", "-W", "--keep-going", "--config", str(cfg_path), "--path-output", str(out)],
-        cwd=ROOT, env=_env(tmp_path, TWOPHASE_PRESET="smoke"), capture_output=True, text=True)
+def test_smoke_build_warnings_as_errors(smoke_build):
+    out, proc = smoke_build
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     html = out / "_build" / "html"
     for page in _toc_pages():

@@ -48,25 +48,108 @@ def setting():
     return model, x1, x2, brute_force_jacobian(model, x1), brute_force_jacobian(model, x2)
 
 
+IMPLS = ["structured", "jacobian"]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("kind", ["sum", "trace", "logit:2", "full"])
-def test_entk_equals_brute_force(setting, kind):
+def test_entk_equals_brute_force(setting, kind, impl):
     model, x1, x2, j1, j2 = setting
     want = brute_force_kernel(j1, j1, kind)
-    got = kernels.entk(model, x1, kind=kind)
-    assert got.shape == want.shape
+    got = kernels.entk(model, x1, kind=kind, implementation=impl)
+    assert got.shape == want.shape and not got.requires_grad
     assert torch.allclose(got, want, rtol=1e-4, atol=1e-5)
-    cross = kernels.entk(model, x1, x2, kind=kind)
+    cross = kernels.entk(model, x1, x2, kind=kind, implementation=impl)
     assert torch.allclose(cross, brute_force_kernel(j1, j2, kind), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+def test_jacobian_equals_brute_force(setting, impl):
+    model, x1, _, j1, _ = setting
+    assert torch.allclose(kernels.jacobian(model, x1, "full", impl), j1, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("kind", ["sum", "trace", "full"])
-def test_chunked_equals_unchunked(setting, kind):
+def test_chunked_equals_unchunked(setting, kind, impl):
     model, x1, x2, _, _ = setting
-    whole = kernels.entk(model, x1, x2, kind=kind)
-    chunked = kernels.entk(model, x1, x2, kind=kind, chunk_size=2)
-    blocked = kernels.entk(model, x1, x2, kind=kind, chunk_size=4, memory_budget=1)  # forces block recomputation
+    whole = kernels.entk(model, x1, x2, kind=kind, implementation=impl)
+    chunked = kernels.entk(model, x1, x2, kind=kind, chunk_size=2, implementation=impl)
+    # a tiny budget forces block recomputation (jacobian) and one output at a time (structured)
+    blocked = kernels.entk(model, x1, x2, kind=kind, chunk_size=4, memory_budget=1, implementation=impl)
     assert torch.allclose(whole, chunked, rtol=1e-5, atol=1e-6)
     assert torch.allclose(whole, blocked, rtol=1e-5, atol=1e-6)
+    same = kernels.entk(model, x1, kind=kind, chunk_size=4, implementation=impl)  # upper block triangle, mirrored
+    assert torch.allclose(same, kernels.entk(model, x1, x1, kind=kind, implementation=impl), rtol=1e-5, atol=1e-6)
+
+
+def test_structured_large_n_uses_block_triangle():
+    """n >= 256 takes the block-triangle Gram path; it must equal the jacobian method."""
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 3)).eval()
+    x = torch.randn(300, 1, 4, 4)
+    for kind in ("trace", "full"):
+        got = kernels.entk(model, x, kind=kind, implementation="structured")
+        want = kernels.entk(model, x, kind=kind, implementation="jacobian")
+        assert torch.allclose(got, want, rtol=1e-4, atol=1e-5)
+        assert torch.equal(got, got.T)
+
+
+class Shared(nn.Module):
+    """One Linear called twice (shared weights) and a stride-2 biased conv."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3, stride=2, padding=1, dilation=1)
+        self.lin = nn.Linear(2 * 4 * 4, 2 * 4 * 4)
+        self.head = nn.Linear(2 * 4 * 4, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.conv(x)).flatten(1)
+        return self.head(torch.tanh(self.lin(torch.tanh(self.lin(h)))))
+
+
+class Scaled(nn.Module):
+    """A layer type the structured method does not know: a bare nn.Parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor([1.5, -0.5, 2.0]))
+        self.lin = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.lin(x.flatten(1)) * self.scale
+
+
+def test_structured_handles_shared_weights_and_strides():
+    torch.manual_seed(4)
+    model, x = Shared().eval(), torch.randn(5, 1, 8, 8)
+    want = brute_force_kernel(*(2 * [brute_force_jacobian(model, x)]), "trace")
+    assert torch.allclose(kernels.entk(model, x, kind="trace", implementation="structured"), want,
+                          rtol=1e-4, atol=1e-6)
+
+
+def test_auto_falls_back_and_structured_refuses_unknown_layers():
+    torch.manual_seed(5)
+    model, x = Scaled().eval(), torch.randn(4, 1, 2, 4)
+    assert kernels.structured_unsupported(model)
+    want = brute_force_kernel(*(2 * [brute_force_jacobian(model, x)]), "trace")
+    assert torch.allclose(kernels.entk(model, x, kind="trace"), want, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="implementation='jacobian'"):
+        kernels.entk(model, x, kind="trace", implementation="structured")
+    inplace = nn.Sequential(nn.Flatten(), nn.Linear(8, 4), nn.ReLU(inplace=True), nn.Linear(4, 2))
+    assert "in place" in kernels.structured_unsupported(inplace)
+    with pytest.raises(ValueError, match="implementation"):
+        kernels.entk(inplace, x, implementation="fast")
+
+
+def test_structured_in_float64(setting):
+    model, x1, _, _, _ = setting
+    m64, x64 = small_conv_bn().double(), x1.double()
+    got = kernels.entk(m64, x64, kind="trace", implementation="structured")
+    want = kernels.entk(m64, x64, kind="trace", implementation="jacobian")
+    assert got.dtype == torch.float64
+    assert torch.allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 def test_trace_is_sum_of_logit_kernels(setting):
