@@ -9,6 +9,9 @@ Presets (``PRESETS``), chosen so each page fits a 2-core CPU:
 - ``smoke``: a few hundred iterations and small probe sets; the CI build.
 - ``default``: the book as published (LeNet-5 on the embedded MNIST-5k).
 - ``full``: longer runs and larger probe sets (tens of minutes a page on 2 cores).
+- ``paper``: the papers' scale (ResNet-20 width 16 on CIFAR-10 unless ``arch``/``dataset`` say
+  otherwise, 10^4 iterations, 500 probe inputs, 3 seeds). It needs a GPU and refuses to start
+  without one unless ``$TWOPHASE_FORCE_PAPER=1``; run it through ``python -m lib sweep``.
 
 ``$TWOPHASE_PRESET`` sets the preset of a whole book build.
 """
@@ -27,7 +30,20 @@ PRESETS = {
     "smoke": dict(steps=200, n_probe=50, seeds=1),
     "default": dict(steps=2000, n_probe=200, seeds=3),
     "full": dict(steps=4000, n_probe=400, seeds=5),
+    "paper": dict(steps=10_000, n_probe=500, seeds=3),
 }
+
+# The papers' setting (DESIGN.md section 3, open_lth's CIFAR-10 recipe): full widths, SGD lr 0.1,
+# momentum 0.9, weight decay 1e-4, batch 128, lr x0.1 at epochs 80 and 120 (391 iterations an
+# epoch), i.e. after the papers' window t <= 10^4, which runs at lr 0.1 throughout.
+PAPER_DEFAULTS = dict(arch="resnet20", dataset="cifar10")
+PAPER_SETTINGS = {
+    "resnet20": dict(width=16, momentum=0.9),
+    "vgg16": dict(width=64, momentum=0.9),
+    "lenet5": {},
+    "lenet_300_100": {},
+}
+PAPER_MILESTONES = (80 * 391, 120 * 391)
 
 # Settings where the papers say the two-phase picture breaks (not named there; DESIGN.md
 # section 4 lists the candidates measured for this book).
@@ -81,11 +97,14 @@ def _opt_int(name, v, minimum):
         raise ValueError(f"{name} must be an integer >= {minimum} or None; got {v!r}")
 
 
-def setup(preset: str = "default", arch: str = "lenet5", dataset: str = "mnist5k", width=None, seed: int = 0,
+def setup(preset: str = "default", arch: str | None = None, dataset: str | None = None, width=None, seed: int = 0,
           steps: int | None = None, kernel: str = "sum", n_probe: int | None = None, bn: str = "reestimate",
           **train_overrides) -> PageSetup:
     """Check a page's parameters and build its configuration (``None`` means the preset's value)."""
     check_choice("preset", preset, PRESETS)
+    paper = preset == "paper"
+    arch = (PAPER_DEFAULTS["arch"] if paper else "lenet5") if arch is None else arch
+    dataset = (PAPER_DEFAULTS["dataset"] if paper else "mnist5k") if dataset is None else dataset
     check_choice("arch", arch, MODELS)
     check_choice("dataset", dataset, DATASETS)
     check_choice("bn", bn, BN_CHOICES)
@@ -96,10 +115,13 @@ def setup(preset: str = "default", arch: str = "lenet5", dataset: str = "mnist5k
         raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
     p = PRESETS[preset]
     steps = p["steps"] if steps is None else steps
-    fields = dict(ARCH_SETTINGS[arch])
+    if paper:
+        fields = dict(PAPER_SETTINGS[arch], milestones=PAPER_MILESTONES, device=_paper_device())
+    else:
+        fields = dict(ARCH_SETTINGS[arch], milestones=(int(0.75 * steps),))
     if width is not None:
         fields["width"] = width
-    fields.update(arch=arch, dataset=dataset, seed=seed, steps=steps, milestones=(int(0.75 * steps),))
+    fields.update(arch=arch, dataset=dataset, seed=seed, steps=steps)
     unknown = set(train_overrides) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
         raise ValueError(f"unknown training parameter(s) {sorted(unknown)}; valid: "
@@ -107,6 +129,20 @@ def setup(preset: str = "default", arch: str = "lenet5", dataset: str = "mnist5k
     fields.update(train_overrides)
     cfg = TrainConfig(**fields)
     return PageSetup(preset, cfg, kernel, p["n_probe"] if n_probe is None else n_probe, bn)
+
+
+def _paper_device() -> str:
+    """'cuda' where a GPU is visible; else refuse, unless $TWOPHASE_FORCE_PAPER=1 ('cpu')."""
+    import torch
+    if torch.cuda.is_available():
+        return "cuda"
+    if os.environ.get("TWOPHASE_FORCE_PAPER") == "1":
+        return "cpu"
+    raise RuntimeError(
+        "preset 'paper' needs a GPU and none is visible: it trains ResNet-20 (width 16) on CIFAR-10 for "
+        "10^4 iterations per run and computes eNTKs on 500 inputs at every checkpoint, days of work on a "
+        "CPU. Run it where there is a GPU (python -m lib sweep <page> --preset paper --executor slurm "
+        "--gpus 1), or set TWOPHASE_FORCE_PAPER=1 to run it here anyway.")
 
 
 def window_end(cfg: TrainConfig) -> int:
@@ -180,7 +216,7 @@ def seeds(page: PageSetup) -> list[int]:
     """The preset's number of seeds, starting at the page's seed. ResNet-20 and VGG-16 get one
     seed below the ``full`` preset: three would not fit a page's 10-minute budget on 2 cores."""
     n = PRESETS[page.preset]["seeds"]
-    if page.cfg.arch in ("resnet20", "vgg16") and page.preset != "full":
+    if page.cfg.arch in ("resnet20", "vgg16") and page.preset not in ("full", "paper"):
         n = 1
     return list(range(page.cfg.seed, page.cfg.seed + n))
 

@@ -105,9 +105,24 @@ def config_hash(cfg) -> str:
     return hashlib.sha256(_canonical(non_default_fields(cfg)).encode()).hexdigest()[:16]
 
 
+def identity(obj):
+    """A configuration as plain data, without the fields marked ``metadata={"identity": False}``
+    (where a run was computed, e.g. ``device``: a run trained on a GPU is found from a CPU)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: identity(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if f.metadata.get("identity", True)}
+    if isinstance(obj, (list, tuple)):
+        return [identity(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: identity(v) for k, v in obj.items()}
+    return obj
+
+
 def non_default_fields(cfg) -> dict:
     out = {}
     for f in dataclasses.fields(cfg):
+        if not f.metadata.get("identity", True):
+            continue
         value = getattr(cfg, f.name)
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
@@ -118,7 +133,7 @@ def non_default_fields(cfg) -> dict:
 
 def _json_default(obj):
     if dataclasses.is_dataclass(obj):
-        return dataclasses.asdict(obj)
+        return identity(obj)
     if isinstance(obj, (tuple, set)):
         return list(obj)
     raise TypeError(f"cannot hash a {type(obj).__name__} in a configuration")
@@ -144,7 +159,7 @@ class RunStore:
         since it was written), the old folder is renamed aside, never deleted.
         """
         path = self.root / f"{kind}_{config_hash(cfg)}"
-        full = _canonical(dataclasses.asdict(cfg))
+        full = _canonical(identity(cfg))
         cfg_file = path / "config.json"
         if cfg_file.exists():
             try:

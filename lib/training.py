@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,9 @@ from torch import nn
 from tqdm import tqdm
 
 from . import storage
+
+# cuBLAS needs this before its first call for deterministic results (harmless on CPU)
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 from .data import DATASETS, Data, check_choice, load_dataset, train_batch
 from .models import MODELS, build_model
 
@@ -57,6 +61,9 @@ class TrainConfig:
     eval_every: int = 100  # test metrics at checkpoints that are multiples of this (and the last)
     eval_n: int | None = None  # test examples used for test metrics (None: all)
     threads: int = 2  # torch intra-op threads; part of the trajectory's identity
+    # "cpu" or "cuda[:i]": where to train. Not part of the run's identity (hash), so pages read
+    # a run trained on a GPU elsewhere; checkpoints are stored on the CPU either way.
+    device: str = dataclasses.field(default="cpu", metadata={"identity": False})
 
     def __post_init__(self):
         object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
@@ -84,6 +91,8 @@ class TrainConfig:
             _positive_int("eval_n", self.eval_n, zero_ok=False)
         if self.ckpt_dense_until is not None:
             _positive_int("ckpt_dense_until", self.ckpt_dense_until, zero_ok=True)
+        if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
+            raise ValueError(f"unknown device {self.device!r}; valid choices: 'cpu', 'cuda', 'cuda:<index>'")
 
 
 def _positive_int(name, v, zero_ok):
@@ -136,7 +145,8 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> torch.T
     """Logits of ``model`` in eval mode, in batches (the caller's mode is restored)."""
     was_training = model.training
     model.eval()
-    out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    device = next(model.parameters()).device
+    out = torch.cat([model(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
     model.train(was_training)
     return out
 
@@ -238,7 +248,7 @@ def train(cfg: TrainConfig, store: storage.RunStore | None = None, progress: boo
     data = data or load_dataset(cfg.dataset)
     progress = show_progress(progress)
     with deterministic(cfg.threads):
-        model = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
+        model = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed).to(cfg.device)
         opt = make_optimizer(cfg, model.parameters())
         ck = _valid_prefix(traj)
         if ck is not None:
@@ -249,6 +259,17 @@ def train(cfg: TrainConfig, store: storage.RunStore | None = None, progress: boo
             start, history = 0, []
         _run(cfg, data, model, opt, traj, start, history, progress, stop_at)
     return traj
+
+
+def _to_cpu(obj):
+    """Tensors inside dicts and lists moved to the CPU (checkpoints read anywhere)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
 
 
 def _run(cfg, data, model, opt, traj, start, history, progress, stop_at):
@@ -270,14 +291,15 @@ def _run(cfg, data, model, opt, traj, start, history, progress, stop_at):
             if it % cfg.eval_every == 0 or it == cfg.steps:
                 rec["test_loss"], rec["test_acc"] = evaluate(model, x_test, y_test)
             history.append(rec)
-            storage.save(traj.checkpoint_path(it), {
+            storage.save(traj.checkpoint_path(it), _to_cpu({
                 "iteration": it, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "metrics": list(history)})
+                "metrics": list(history)}))
             window_loss, window_correct, window_n = 0.0, 0, 0
             bar.set_postfix(loss=rec["train_loss"], refresh=False)
         if it >= end:
             break
         x, y = train_batch(data, cfg.batch_size, cfg.seed, it, cfg.augment)
+        x, y = x.to(cfg.device), y.to(cfg.device)
         for group in opt.param_groups:
             group["lr"] = learning_rate(cfg, it)
         out = model(x)
@@ -337,6 +359,7 @@ def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore |
     progress = show_progress(progress)
     with deterministic(cfg.threads):
         module, first = start(base.checkpoint(t))
+        module.to(cfg.device)
         opt = make_optimizer(cfg, module.parameters())
         ck = _valid_prefix(run)
         if ck is None:

@@ -28,3 +28,21 @@ def test_default_setup_and_setting_line():
 def test_bad_parameters_name_the_choices(kw, pattern):
     with pytest.raises(ValueError, match=pattern):
         pages.setup(**kw)
+
+
+def test_paper_preset_refuses_without_gpu_unless_forced(monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("TWOPHASE_FORCE_PAPER", raising=False)
+    with pytest.raises(RuntimeError, match="preset 'paper' needs a GPU.*TWOPHASE_FORCE_PAPER=1"):
+        pages.setup(preset="paper")
+    monkeypatch.setenv("TWOPHASE_FORCE_PAPER", "1")
+    page = pages.setup(preset="paper")
+    c = page.cfg
+    assert (c.arch, c.dataset, c.width, c.steps, c.momentum, c.lr, c.weight_decay, c.batch_size) == \
+        ("resnet20", "cifar10", 16, 10_000, 0.9, 0.1, 1e-4, 128)
+    assert c.device == "cpu" and pages.window_end(c) == 10_000  # no decay inside the papers' window
+    assert page.n_probe == 500 and len(pages.seeds(page)) == 3
+    assert pages.setup(preset="paper", arch="vgg16").cfg.width == 64
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pages.setup(preset="paper").cfg.device == "cuda"

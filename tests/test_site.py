@@ -48,6 +48,7 @@ def _requests(driver):
 WAIT_FOR_MATH = """
 const done = arguments[arguments.length - 1];
 const start = Date.now();
+if (!document.querySelector('.math')) { done('no math'); return; }
 (function poll() {
   try {
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) {

@@ -97,3 +97,17 @@ def test_atomic_write_failure_leaves_old_file(tmp_path, monkeypatch):
         storage.atomic_write_bytes(p, b"new")
     assert p.read_bytes() == b"old"
     assert [x.name for x in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_device_is_not_part_of_a_runs_identity(tmp_path):
+    from lib.linearization import SwitchConfig
+    from lib.training import TrainConfig
+    cpu, gpu = TrainConfig(), TrainConfig(device="cuda")
+    assert storage.config_hash(cpu) == storage.config_hash(gpu)
+    assert storage.config_hash(SwitchConfig(cpu, 0)) == storage.config_hash(SwitchConfig(gpu, 0))
+    st = storage.RunStore(tmp_path)
+    a = st.run_dir("train", gpu)
+    (a / "marker").write_text("x")
+    assert st.run_dir("train", cpu) == a and (a / "marker").exists()  # not renamed aside as stale
+    assert "device" not in (a / "config.json").read_text()
+    assert storage.config_hash(TrainConfig(threads=1)) != storage.config_hash(cpu)

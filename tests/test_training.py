@@ -95,3 +95,10 @@ def test_divergence_stops_with_iteration_and_hyperparameters(store):
 def test_bad_config_names_parameter(field, value):
     with pytest.raises(ValueError, match=field):
         tiny_config(**{field: value})
+
+
+def test_device_is_checked_and_checkpoints_are_on_cpu(store):
+    with pytest.raises(ValueError, match="unknown device 'tpu'; valid choices: 'cpu', 'cuda'"):
+        training.TrainConfig(device="tpu")
+    traj = training.train(tiny_config(steps=20), store)
+    assert all(v.device.type == "cpu" for v in traj.state_dict(20).values())

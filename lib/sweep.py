@@ -1,0 +1,274 @@
+"""A page's grid as independent jobs, run through submitit (locally or on a Slurm cluster).
+
+    python -m lib sweep chaos --preset smoke                      # local executor
+    python -m lib sweep chaos --preset paper --executor slurm --partition gpu --gpus 1 --time 600
+    python -m lib sweep chaos --preset paper --status             # done / running / failed, with logs
+
+A page's work is split into jobs that each compute and store one piece in the run store
+(``--store``, default ``$TWOPHASE_STORE`` or ``runs/``): first the base trajectory (or one
+trajectory per seed), then one job per t0 (chaos), switch point (linear) or seed (cone,
+counterexample). Every job is a call of the same `lib` function the page makes, so the page,
+run later with the same parameters and store, reads the results instead of recomputing them.
+A job whose marker says it finished is not submitted again; a job that is preempted or
+killed resumes from the last checkpoint in the store (submitit requeues it on Slurm).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import storage
+
+PAGES = ("cone", "chaos", "linear", "counterexample")
+EXECUTORS = ("local", "slurm", "debug")
+PAGE_PARAMS = ("preset", "arch", "dataset", "width", "seed", "steps", "kernel", "n_probe", "bn")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One piece of a page's work: ``step`` is base, seed, t0, switch or variant."""
+
+    page: str
+    step: str
+    value: int | str | None
+    params: tuple  # the page parameters, as sorted (name, value) pairs
+    extra: tuple = ()  # page-specific parameters (size, mode, perturbation_seed, counterexample)
+
+    @property
+    def name(self) -> str:
+        return f"{self.page}-{self.step}" + ("" if self.value is None else f"-{self.value}")
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps([self.page, self.step, self.value, list(self.params), list(self.extra)], default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _page_setup(job: Job):
+    from . import pages
+    return pages.setup(**dict(job.params))
+
+
+def expand(page_name: str, params: dict, extra: dict | None = None) -> list[list[Job]]:
+    """The page's jobs in phases: every job of a phase may start once the previous phase is done."""
+    from . import pages
+    from .data import check_choice
+    check_choice("page", page_name, PAGES)
+    extra = dict(extra or {})
+    page = pages.setup(**params)  # checks every parameter before anything is submitted
+    p = tuple(sorted(params.items()))
+    e = tuple(sorted(extra.items()))
+    if page_name == "cone":
+        return [[Job("cone", "seed", s, p) for s in pages.seeds(page)]]
+    if page_name == "counterexample":
+        name = extra.get("counterexample", "plain")
+        pages.variant(page, name)
+        return [[Job("counterexample", "seed", s, p, e) for s in pages.seeds(page)]
+                + [Job("counterexample", "variant", s, p, e) for s in pages.seeds(page)]]
+    if page_name == "chaos":
+        t0s = pages.chaos_grid(page, extra.pop("t0s", None))
+        e = tuple(sorted(extra.items()))
+        return [[Job("chaos", "base", t0s[0], p, e)], [Job("chaos", "t0", t, p, e) for t in t0s]]
+    switch = pages.switch_grid(page, extra.pop("switch", None))
+    return [[Job("linear", "base", None, p)], [Job("linear", "switch", t, p) for t in switch]]
+
+
+def run_job(job: Job, store_root: str) -> str:
+    """Compute one job into the store at ``store_root`` (resuming from its checkpoints), then
+    write its completion marker. Runs in the worker process."""
+    os.environ["TWOPHASE_STORE"] = store_root
+    os.environ.setdefault("TWOPHASE_PROGRESS", "0")
+    from . import pages
+    from .kernels import trajectory_kernels
+    from .training import train
+    page = _page_setup(job)
+    extra = dict(job.extra)
+    if job.step in ("seed", "variant"):
+        target = pages.variant(page, extra.get("counterexample", "plain")) if job.step == "variant" else page
+        traj = train(dataclasses.replace(target.cfg, seed=job.value))
+        trajectory_kernels(traj, kind=page.kernel, n_probe=page.n_probe, bn=page.bn)
+    elif job.page == "chaos":
+        from . import perturbation as P
+        p = P.Perturbation(size=extra.get("size", 1e-7), mode=extra.get("mode", "entry"),
+                           seed=extra.get("perturbation_seed", 0))
+        base = train(page.cfg)
+        if job.step == "base":
+            P.null_control(base, job.value)
+        else:
+            P.chaos_row(base, job.value, p, page.kernel, page.n_probe, page.bn)
+    elif job.step == "base":
+        train(page.cfg)
+    else:
+        from .linearization import SwitchConfig, switch_run
+        switch_run(SwitchConfig(page.cfg, job.value))
+    storage.save(marker(Path(store_root), job), {"job": job.name, "finished": time.time()})
+    return job.name
+
+
+def marker(root: Path, job: Job) -> Path:
+    return root / "sweeps" / job.page / f"{job.name}-{job.key}.done"
+
+
+def is_done(root: Path, job: Job) -> bool:
+    return storage.load_or_none(marker(root, job), warn=False) is not None
+
+
+class _Task:
+    """A checkpointable callable: on preemption submitit requeues the same job, which resumes
+    from the run store's last checkpoint."""
+
+    def __init__(self, job: Job, store_root: str):
+        self.job, self.store_root = job, store_root
+
+    def __call__(self) -> str:
+        return run_job(self.job, self.store_root)
+
+    def checkpoint(self, *args, **kwargs):
+        import submitit
+        return submitit.helpers.DelayedSubmission(_Task(self.job, self.store_root))
+
+
+def make_executor(kind: str, folder: Path, partition: str | None = None, gpus: int = 0, time_min: int = 240,
+                  cpus: int = 2):
+    import submitit
+    from .data import check_choice
+    check_choice("executor", kind, EXECUTORS)
+    if kind == "local":
+        ex = submitit.LocalExecutor(folder=str(folder))
+        ex.update_parameters(timeout_min=time_min)
+        return ex
+    ex = submitit.AutoExecutor(folder=str(folder), cluster=kind)
+    params = dict(timeout_min=time_min, cpus_per_task=cpus, gpus_per_node=gpus, slurm_signal_delay_s=120)
+    if partition:
+        params["slurm_partition"] = partition
+    ex.update_parameters(**params)
+    return ex
+
+
+def _log_folder(root: Path, page: str) -> Path:
+    return root / "sweeps" / page / "logs"
+
+
+def run_sweep(page: str, params: dict, extra: dict | None = None, store: str | None = None,
+              executor: str = "local", partition: str | None = None, gpus: int = 0, time_min: int = 240,
+              poll_s: float = 5.0, out=sys.stdout) -> dict:
+    """Submit the page's jobs phase by phase, skipping finished ones; wait; report. Returns
+    {'submitted': [...], 'skipped': [...], 'failed': {name: stderr path}}."""
+    root = storage.RunStore(store).root
+    ex = make_executor(executor, _log_folder(root, page), partition, gpus, time_min)
+    report = {"submitted": [], "skipped": [], "failed": {}}
+    for phase in expand(page, params, extra):
+        todo = [j for j in phase if not is_done(root, j)]
+        report["skipped"] += [j.name for j in phase if j not in todo]
+        submitted = [(j, ex.submit(_Task(j, str(root)))) for j in todo]
+        report["submitted"] += [j.name for j in todo]
+        _save_index(root, page, submitted)
+        while submitted:
+            done = sum(s.done() for _, s in submitted)
+            print(f"[{page}] {done}/{len(submitted)} jobs of this phase finished; "
+                  f"{len(report['skipped'])} skipped as already stored", file=out, flush=True)
+            if done == len(submitted):
+                break
+            time.sleep(poll_s)
+        for j, s in submitted:
+            try:
+                s.result()
+            except Exception:  # noqa: BLE001 - reported below with its log
+                report["failed"][j.name] = str(s.paths.stderr)
+        if report["failed"]:
+            break  # later phases need this one
+    print(format_status(status(page, params, extra, store)), file=out)
+    for name, log in report["failed"].items():
+        print(f"FAILED {name}: see {log}", file=out)
+    return report
+
+
+def _save_index(root: Path, page: str, submitted) -> None:
+    path = root / "sweeps" / page / "jobs.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    for j, s in submitted:
+        old[j.name] = {"job_id": str(s.job_id), "stderr": str(s.paths.stderr), "stdout": str(s.paths.stdout),
+                       "key": j.key}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(old, indent=1))
+    tmp.replace(path)
+
+
+def status(page: str, params: dict, extra: dict | None = None, store: str | None = None) -> dict:
+    """Each job's state: done (marker in the store), failed (its log ends in a traceback),
+    running (submitted, no marker yet) or pending (never submitted); with log paths."""
+    root = storage.RunStore(store).root
+    index_path = root / "sweeps" / page / "jobs.json"
+    index = json.loads(index_path.read_text()) if index_path.exists() else {}
+    out = {}
+    for phase in expand(page, params, extra):
+        for j in phase:
+            info = index.get(j.name) if index.get(j.name, {}).get("key") == j.key else None
+            if is_done(root, j):
+                state = "done"
+            elif info is None:
+                state = "pending"
+            else:
+                err = Path(info["stderr"])
+                text = err.read_text(errors="replace") if err.exists() else ""
+                state = "failed" if "Traceback" in text or "Error" in text.splitlines()[-1:] else "running"
+            out[j.name] = {"state": state, **({"stderr": info["stderr"]} if info else {})}
+    return out
+
+
+def format_status(st: dict) -> str:
+    counts = {s: sum(v["state"] == s for v in st.values()) for s in ("done", "running", "failed", "pending")}
+    lines = [", ".join(f"{n} {s}" for s, n in counts.items())]
+    lines += [f"  failed: {name}  log: {v.get('stderr')}" for name, v in st.items() if v["state"] == "failed"]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lib sweep", description=__doc__.splitlines()[0])
+    ap.add_argument("page", choices=PAGES)
+    ap.add_argument("--preset", default=os.environ.get("TWOPHASE_PRESET", "default"))
+    ap.add_argument("--arch", default=None)
+    ap.add_argument("--dataset", default=None)
+    ap.add_argument("--width", type=float, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--kernel", default="sum")
+    ap.add_argument("--n-probe", type=int, default=None)
+    ap.add_argument("--bn", default="reestimate")
+    ap.add_argument("--t0s", type=int, nargs="*", default=None, help="chaos: perturbation times")
+    ap.add_argument("--switch", type=int, nargs="*", default=None, help="linear: switch points")
+    ap.add_argument("--counterexample", default=None, help="counterexample: plain or mlp")
+    ap.add_argument("--store", default=None, help="run store (a shared path on a cluster); default $TWOPHASE_STORE or runs/")
+    ap.add_argument("--executor", default="local", choices=EXECUTORS)
+    ap.add_argument("--partition", default=None)
+    ap.add_argument("--gpus", type=int, default=0)
+    ap.add_argument("--time", type=int, default=240, help="minutes per job")
+    ap.add_argument("--status", action="store_true", help="only report the jobs' states")
+    a = ap.parse_args(argv)
+    params = {"preset": a.preset, "seed": a.seed, "kernel": a.kernel, "bn": a.bn}
+    for name in ("arch", "dataset", "steps"):
+        if getattr(a, name) is not None:
+            params[name] = getattr(a, name)
+    if a.width is not None:
+        params["width"] = int(a.width) if a.width.is_integer() else a.width
+    if a.n_probe is not None:
+        params["n_probe"] = a.n_probe
+    extra = {k: v for k, v in (("t0s", a.t0s), ("switch", a.switch), ("counterexample", a.counterexample))
+             if v is not None}
+    try:
+        if a.status:
+            print(format_status(status(a.page, params, extra, a.store)))
+            return 0
+        report = run_sweep(a.page, params, extra, a.store, a.executor, a.partition, a.gpus, a.time)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 1 if report["failed"] else 0

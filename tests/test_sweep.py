@@ -1,0 +1,86 @@
+"""Sweeps through submitit's local executor: same stored results as the page, nothing
+resubmitted once finished, a killed job resumes from its checkpoint."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("submitit")
+
+from lib import pages, storage, sweep, training  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PARAMS = dict(preset="smoke", steps=50)
+SWITCH = [0, 25, 50]
+
+
+def test_cli_sweep_then_page_reads_the_results(tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    proc = subprocess.run([sys.executable, "-m", "lib", "sweep", "linear", "--preset", "smoke", "--steps", "50",
+                           "--switch", *map(str, SWITCH), "--store", str(store)],
+                          cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, TWOPHASE_PROGRESS="0"))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "4 done, 0 running, 0 failed, 0 pending" in proc.stdout
+    # the page, with the same parameters and store, only reads
+    monkeypatch.setenv("TWOPHASE_STORE", str(store))
+    monkeypatch.setattr(training, "_run", lambda *a, **k: pytest.fail("the page retrained a stored run"))
+    page = pages.setup(**PARAMS)
+    swept = pages.linear_sweep(page, SWITCH)
+    # ... and those results equal a direct computation in a fresh store
+    monkeypatch.undo()
+    monkeypatch.setenv("TWOPHASE_STORE", str(tmp_path / "direct"))
+    direct = pages.linear_sweep(pages.setup(**PARAMS), SWITCH)
+    for t in SWITCH:
+        a, b = swept["runs"][t].state_dict(50), direct["runs"][t].state_dict(50)
+        assert all(torch.equal(a[k], b[k]) for k in a), t
+    assert swept["final"] == direct["final"]
+
+
+def test_resubmitting_a_finished_sweep_submits_nothing(tmp_path):
+    store, extra = str(tmp_path / "store"), {"switch": [0, 50]}
+    first = sweep.run_sweep("linear", PARAMS, extra, store, poll_s=0.5, out=open(os.devnull, "w"))
+    assert sorted(first["submitted"]) == ["linear-base", "linear-switch-0", "linear-switch-50"]
+    again = sweep.run_sweep("linear", PARAMS, extra, store, poll_s=0.5, out=open(os.devnull, "w"))
+    assert again["submitted"] == [] and len(again["skipped"]) == 3
+    st = sweep.status("linear", PARAMS, extra, store)
+    assert {v["state"] for v in st.values()} == {"done"}
+
+
+def test_killed_job_resumes_from_its_checkpoint(tmp_path):
+    params = dict(preset="smoke", steps=400)
+    store = tmp_path / "store"
+    job = sweep.expand("linear", params, {"switch": [0]})[0][0]  # the base trajectory
+    ex = sweep.make_executor("local", tmp_path / "logs")
+    running = ex.submit(sweep._Task(job, str(store)))
+    cfg = pages.setup(**params).cfg
+    run = storage.RunStore(store).run_dir("train", cfg)
+    deadline = time.time() + 120
+    while not (run / "ckpt_0000100.pt").exists():
+        assert not running.done(), running.stderr()
+        assert time.time() < deadline
+        time.sleep(0.05)
+    os.kill(running._process.pid, signal.SIGKILL)
+    while not running.done():
+        time.sleep(0.05)
+    assert not (run / "ckpt_0000400.pt").exists() and not sweep.is_done(store, job)
+    kept = (run / "ckpt_0000100.pt").stat().st_mtime_ns
+    report = sweep.run_sweep("linear", params, {"switch": [0]}, str(store), poll_s=0.5, out=open(os.devnull, "w"))
+    assert "linear-base" in report["submitted"] and not report["failed"]
+    assert (run / "ckpt_0000100.pt").stat().st_mtime_ns == kept, "the checkpoint before the kill was recomputed"
+    resumed = training.Trajectory(cfg, storage.RunStore(store), run).checkpoint(400)
+    direct = training.train(cfg, storage.RunStore(tmp_path / "direct")).checkpoint(400)
+    assert all(torch.equal(resumed["model"][k], direct["model"][k]) for k in direct["model"])
+
+
+def test_bad_page_or_executor_names_the_choices(tmp_path):
+    with pytest.raises(ValueError, match="unknown page 'cones'; valid choices: 'cone'"):
+        sweep.expand("cones", PARAMS)
+    with pytest.raises(ValueError, match="unknown executor 'pbs'"):
+        sweep.make_executor("pbs", tmp_path)
+    with pytest.raises(ValueError, match="unknown arch"):
+        sweep.expand("cone", dict(PARAMS, arch="resnet18"))
