@@ -455,6 +455,7 @@ def trajectory_kernels(traj, iterations=None, kind: str = "sum", n_probe: int = 
     ``bn="reestimate"`` re-estimates BatchNorm statistics on 8 fixed training
     batches before each kernel; ``"running"`` uses the stored statistics. Models
     without BatchNorm give the same kernel either way.
+    The kernels are computed on the run's ``device`` where it is available and stored on the CPU.
     """
     check_choice("bn", bn, BN_CHOICES)
     data = traj.data
@@ -472,10 +473,11 @@ def trajectory_kernels(traj, iterations=None, kind: str = "sum", n_probe: int = 
     with deterministic(traj.cfg.threads):
         for it in tqdm(iterations, desc=f"eNTK {kind} n={n_probe}", disable=not show, mininterval=2):
             def compute(it=it):
-                model = traj.model(it)
+                device = traj.cfg.device if traj.cfg.device == "cpu" or torch.cuda.is_available() else "cpu"
+                model = traj.model(it).to(device)
                 if batches is not None:
-                    reestimate_bn(model, batches)
-                return entk(model, x, kind=kind, **entk_kwargs)
+                    reestimate_bn(model, [b.to(device) for b in batches])
+                return entk(model, x.to(device), kind=kind, **entk_kwargs).cpu()
             out[it] = traj.store.cached(folder / f"H_{it:07d}.pt", compute)
     return out
 
