@@ -219,7 +219,7 @@ def status(page: str, params: dict, extra: dict | None = None, store: str | None
             else:
                 err = Path(info["stderr"])
                 text = err.read_text(errors="replace") if err.exists() else ""
-                state = "failed" if "Traceback" in text or "Error" in text.splitlines()[-1:] else "running"
+                state = "failed" if "Traceback" in text else "running"
             out[j.name] = {"state": state, **({"stderr": info["stderr"]} if info else {})}
     return out
 

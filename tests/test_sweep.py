@@ -84,3 +84,25 @@ def test_bad_page_or_executor_names_the_choices(tmp_path):
         sweep.make_executor("pbs", tmp_path)
     with pytest.raises(ValueError, match="unknown arch"):
         sweep.expand("cone", dict(PARAMS, arch="resnet18"))
+
+
+def test_failed_job_is_reported_with_its_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("TWOPHASE_OFFLINE", "1")  # inherited by the job: CIFAR-10 is not on disk
+    monkeypatch.setenv("TWOPHASE_DATA", str(tmp_path / "data"))
+    params, extra, store = dict(preset="smoke", steps=50, dataset="cifar10"), {"switch": [0]}, str(tmp_path / "s")
+    lines = []
+
+    class Out:
+        def write(self, s):
+            lines.append(s)
+
+        def flush(self):
+            pass
+
+    report = sweep.run_sweep("linear", params, extra, store, poll_s=0.5, out=Out())
+    log = Path(report["failed"]["linear-base"])
+    assert log.exists() and "DataUnavailable" in log.read_text()
+    assert report["submitted"] == ["linear-base"]  # the next phase waits for the base trajectory
+    text = "".join(lines)
+    assert "0 done, 0 running, 1 failed, 1 pending" in text and f"FAILED linear-base: see {log}" in text
+    assert sweep.status("linear", params, extra, store)["linear-base"]["state"] == "failed"
