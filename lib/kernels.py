@@ -67,7 +67,8 @@ def _reduce(out: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 IMPLEMENTATIONS = ("auto", "structured", "jacobian")
-_STRUCTURED = (nn.Conv2d, nn.Linear, nn.modules.batchnorm._BatchNorm)
+_BN = nn.modules.batchnorm._BatchNorm
+_STRUCTURED = (nn.Conv2d, nn.Linear, _BN)
 
 
 def _param_owners(model: nn.Module) -> dict[str, tuple[nn.Module, str]]:
@@ -90,12 +91,9 @@ def structured_unsupported(model: nn.Module) -> str | None:
         if isinstance(mod, nn.Conv2d) and (mod.groups != 1 or mod.padding_mode != "zeros"
                                            or isinstance(mod.padding, str)):
             return "a Conv2d with groups, non-zero padding mode or string padding"
-        if isinstance(mod, nn.modules.batchnorm._BatchNorm) and not mod.track_running_stats:
+        if isinstance(mod, _BN) and not mod.track_running_stats:
             return "a BatchNorm without running statistics (it mixes samples in eval mode)"
     return None
-
-
-_BN = nn.modules.batchnorm._BatchNorm
 
 
 def _layer_input(mod: nn.Module, a: torch.Tensor) -> torch.Tensor:

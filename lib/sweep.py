@@ -51,11 +51,6 @@ class Job:
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def _page_setup(job: Job):
-    from . import pages
-    return pages.setup(**dict(job.params))
-
-
 def expand(page_name: str, params: dict, extra: dict | None = None) -> list[list[Job]]:
     """The page's jobs in phases: every job of a phase may start once the previous phase is done."""
     from . import pages
@@ -88,7 +83,7 @@ def run_job(job: Job, store_root: str) -> str:
     from . import pages
     from .kernels import trajectory_kernels
     from .training import train
-    page = _page_setup(job)
+    page = pages.setup(**dict(job.params))
     extra = dict(job.extra)
     if job.step in ("seed", "variant"):
         target = pages.variant(page, extra.get("counterexample", "plain")) if job.step == "variant" else page
