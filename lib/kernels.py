@@ -218,10 +218,13 @@ def _structured_grads(model: nn.Module, x: torch.Tensor, kind: str, group: int |
         del grads
 
 
+_GRAM_SPLIT = 32  # below this half size, one full b b^T (the caller mirrors only above it)
+
+
 def _gram_into(h: torch.Tensor, b: torch.Tensor) -> None:
     """h += b b^T on the upper block triangle only (3 of 4 blocks; the caller mirrors it)."""
     m = len(b) // 2
-    if m < 32:
+    if m < _GRAM_SPLIT:
         h.addmm_(b, b.T)
         return
     h[:m, :m].addmm_(b[:m], b[:m].T)
@@ -245,7 +248,7 @@ def _structured_kernel(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | No
             _gram_into(h, b)
         else:
             h.addmm_(b[:n1 * k], b[n1 * k:].T)
-    if x2 is None and len(h) // 2 >= 32:
+    if x2 is None and len(h) // 2 >= _GRAM_SPLIT:
         m = len(h) // 2  # mirror the upper block triangle
         h[m:, :m] = h[:m, m:].T
     return h
@@ -365,8 +368,8 @@ def entk(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = None, kin
                 return elem * (a * (4 + g) + g * p_max)
 
             total = n1 + (0 if same else n2)
-            fits = [g for g in range(k, 0, -1) if per_sample(g) * total <= memory_budget]
-            if chunk_size is None:
+            if chunk_size is None:  # all inputs in one pass if one output at a time fits
+                fits = per_sample(1) * total <= memory_budget
                 chunk_size = total if fits else max(1, memory_budget // (2 * per_sample(1)))
             per_pair = min(2 * chunk_size, total)
             group = next((g for g in range(k, 0, -1) if per_sample(g) * per_pair <= memory_budget), 1)

@@ -191,10 +191,7 @@ def _save_index(root: Path, page: str, submitted) -> None:
     for j, s in submitted:
         old[j.name] = {"job_id": str(s.job_id), "stderr": str(s.paths.stderr), "stdout": str(s.paths.stdout),
                        "key": j.key}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(old, indent=1))
-    tmp.replace(path)
+    storage.atomic_write_bytes(path, json.dumps(old, indent=1).encode())
 
 
 def status(page: str, params: dict, extra: dict | None = None, store: str | None = None) -> dict:
