@@ -15,7 +15,7 @@ from torch import nn
 import lib
 from lib.data import train_batch
 from lib.linearization import Linearized
-from lib.training import deterministic
+from lib.runtime import deterministic
 
 
 def time_steps(model, x, y, repeats):

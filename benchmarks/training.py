@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import lib
 from lib.data import augment, batch_indices
-from lib.training import deterministic, learning_rate, make_optimizer
+from lib.runtime import deterministic
+from lib.training import learning_rate, make_optimizer
 
 
 class LibBatches:

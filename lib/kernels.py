@@ -38,8 +38,8 @@ from torch.func import functional_call, jacrev, vmap
 from tqdm import tqdm
 
 from .data import batch_indices, check_choice, probe_indices
-from .models import reestimate_bn
-from .training import deterministic, show_progress
+from .models import has_batchnorm, reestimate_bn
+from .runtime import deterministic, show_progress
 
 KINDS = ("sum", "trace", "full", "logit:k")
 BN_CHOICES = ("reestimate", "running")
@@ -444,9 +444,25 @@ def pairwise_distances(kernels: list[torch.Tensor], centered: bool = False) -> t
 
 # ---------------------------------------------------------------- along a trajectory
 
-def bn_batches(data, n_batches: int = 8, batch_size: int = 128):
+BN_BATCH_SEED = 10_000  # the batch order of the fixed BatchNorm re-estimation batches (not a training seed)
+NOISE_BN_SEED = 20_000  # another set of re-estimation batches, for the noise floor
+
+
+def bn_batches(data, n_batches: int = 8, batch_size: int = 128, seed: int = BN_BATCH_SEED):
     """Fixed, unaugmented training batches used to re-estimate BatchNorm statistics."""
-    return [data.x_train[batch_indices(len(data.y_train), batch_size, 10_000, i)] for i in range(n_batches)]
+    return [data.x_train[batch_indices(len(data.y_train), batch_size, seed, i)] for i in range(n_batches)]
+
+
+def _kernel_folder(traj, kind, bn, n_probe, probe_seed):
+    return traj.path / "kernels" / f"{kind.replace(':', '-')}_{bn}_n{n_probe}_p{probe_seed}"
+
+
+def _kernel_at(traj, it, x, kind, batches, **entk_kwargs):
+    device = traj.cfg.device if traj.cfg.device == "cpu" or torch.cuda.is_available() else "cpu"
+    model = traj.model(it).to(device)
+    if batches is not None:
+        reestimate_bn(model, [b.to(device) for b in batches])
+    return entk(model, x.to(device), kind=kind, **entk_kwargs).cpu()
 
 
 def trajectory_kernels(traj, iterations=None, kind: str = "sum", n_probe: int = 200, bn: str = "reestimate",
@@ -467,19 +483,49 @@ def trajectory_kernels(traj, iterations=None, kind: str = "sum", n_probe: int = 
         raise ValueError(f"no checkpoint at iterations {missing[:5]}; the run stores every "
                          f"{traj.cfg.ckpt_every} iterations up to {traj.cfg.steps}")
     x = data.x_train[probe_indices(data, n_probe, probe_seed)]
-    folder = traj.path / "kernels" / f"{kind.replace(':', '-')}_{bn}_n{n_probe}_p{probe_seed}"
+    folder = _kernel_folder(traj, kind, bn, n_probe, probe_seed)
     batches = bn_batches(data) if bn == "reestimate" else None
     out = {}
     show = show_progress(progress)
     with deterministic(traj.cfg.threads):
         for it in tqdm(iterations, desc=f"eNTK {kind} n={n_probe}", disable=not show, mininterval=2):
-            def compute(it=it):
-                device = traj.cfg.device if traj.cfg.device == "cpu" or torch.cuda.is_available() else "cpu"
-                model = traj.model(it).to(device)
-                if batches is not None:
-                    reestimate_bn(model, [b.to(device) for b in batches])
-                return entk(model, x.to(device), kind=kind, **entk_kwargs).cpu()
-            out[it] = traj.store.cached(folder / f"H_{it:07d}.pt", compute)
+            out[it] = traj.store.cached(folder / f"H_{it:07d}.pt",
+                                        lambda it=it: _kernel_at(traj, it, x, kind, batches, **entk_kwargs))
+    return out
+
+
+def noise_floor(traj, iterations, kind: str = "sum", n_probe: int = 200, bn: str = "reestimate",
+                probe_seed: int = 0, centered: bool = False) -> dict[str, list[float]]:
+    """The instrument's noise: S between kernels of one checkpoint that differ only in what the
+    measurement chose, at each of ``iterations`` (cached in the run store beside the kernels).
+
+    Sources: ``"arithmetic"``, the kernel computed by the other engine (``structured`` against
+    ``jacobian``: other operations, other rounding), where the model allows both; ``"bn batches"``,
+    BatchNorm statistics re-estimated on another set of training batches (``bn="reestimate"`` and a
+    network with BatchNorm). The probe inputs are the kernel's definition, not noise: a kernel on
+    other inputs is another matrix. Returns {source: [S per iteration]}.
+    """
+    kernels = trajectory_kernels(traj, iterations, kind=kind, n_probe=n_probe, bn=bn, probe_seed=probe_seed,
+                                 progress=False)
+    data = traj.data
+    x = data.x_train[probe_indices(data, n_probe, probe_seed)]
+    folder = _kernel_folder(traj, kind, bn, n_probe, probe_seed) / "noise"
+    model = traj.model(iterations[0])
+    k = data.num_classes if kind in ("trace", "full") else 1
+    used = _resolve(model, "jacobian" if k == 1 else "auto")
+    other = "jacobian" if used == "structured" else ("structured" if structured_unsupported(model) is None else None)
+    batches = bn_batches(data) if bn == "reestimate" else None
+    variants = {}
+    if other is not None:
+        variants["arithmetic"] = (dict(implementation=other), batches)
+    if batches is not None and has_batchnorm(model):
+        variants["bn batches"] = ({}, bn_batches(data, seed=NOISE_BN_SEED))
+    out = {}
+    with deterministic(traj.cfg.threads):
+        for source, (kw, b) in variants.items():
+            out[source] = [kernel_distance(kernels[it], traj.store.cached(
+                folder / f"{source.replace(' ', '_')}_{it:07d}.pt",
+                lambda it=it, kw=kw, b=b: _kernel_at(traj, it, x, kind, b, **kw)), centered) for it in iterations]
     return out
 
 

@@ -25,7 +25,7 @@ from torch.func import functional_call, jvp
 from . import storage
 from .data import load_dataset
 from .models import build_model
-from .training import Continuation, TrainConfig, continue_run, train
+from .training import CONTINUATION_EVERY, Continuation, TrainConfig, continue_run, train
 
 
 def _key(name: str) -> str:
@@ -74,15 +74,26 @@ class Linearized(nn.Module):
 
 @dataclass(frozen=True)
 class SwitchConfig:
-    """Standard training of ``base`` to ``t``, then linearized training to T."""
+    """Standard training of ``base`` to ``t``, then linearized training to T, with a checkpoint
+    every ``ckpt_every`` iterations (dense for a kernel series, sparse for an endpoint)."""
 
     base: TrainConfig
     t: int
+    ckpt_every: int = CONTINUATION_EVERY
 
 
-def switch_run(scfg: SwitchConfig, store: storage.RunStore | None = None, progress: bool | None = None) -> Continuation:
-    """Train (or resume, or open) θ_std→lin(T; t) from the stored base run's checkpoint at t; its
-    checkpoints hold the state of the `Linearized` module (see `linearized_model`)."""
+class SwitchRun(Continuation):
+    """A stored θ_std→lin(T; t) run: its checkpoints hold the state of the `Linearized` module."""
+
+    def model(self, iteration: int) -> Linearized:
+        """The linearized model at ``iteration`` (eval mode)."""
+        lin = Linearized(train(self.cfg, self.store, progress=False).model(self.t))
+        lin.load_state_dict(self.state_dict(iteration))
+        return lin.eval()
+
+
+def switch_run(scfg: SwitchConfig, store: storage.RunStore | None = None, progress: bool | None = None) -> SwitchRun:
+    """Train (or resume, or open) θ_std→lin(T; t) from the stored base run's checkpoint at t."""
 
     def start(ck):
         cfg = scfg.base
@@ -93,11 +104,5 @@ def switch_run(scfg: SwitchConfig, store: storage.RunStore | None = None, progre
         return lin, {"iteration": scfg.t, "model": lin.state_dict(), "optimizer": ck["optimizer"],
                      "metrics": [dict(ck["metrics"][-1])]}
 
-    return continue_run("linear", scfg, scfg.t, start, switch_run, store, progress, what="switch point t")
-
-
-def linearized_model(run: Continuation, iteration: int) -> Linearized:
-    """The linearized model of a switch run at ``iteration`` (eval mode)."""
-    lin = Linearized(train(run.cfg, run.store, progress=False).model(run.t))
-    lin.load_state_dict(run.state_dict(iteration))
-    return lin.eval()
+    return continue_run("linear", scfg, scfg.t, start, switch_run, store, progress, what="switch point t",
+                        every=scfg.ckpt_every, cls=SwitchRun)

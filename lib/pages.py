@@ -21,13 +21,18 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+from tqdm import tqdm
+
+from . import phases
 from .data import DATASETS, check_choice
-from .kernels import BN_CHOICES, check_kind
+from .kernels import BN_CHOICES, check_kind, noise_floor, trajectory_kernels
+from .linearization import SwitchConfig, switch_run
 from .models import MODELS
-from .training import TrainConfig
+from .runtime import arithmetic_text, show_progress
+from .training import TrainConfig, train
 
 PRESETS = {
-    "smoke": dict(steps=200, n_probe=50, seeds=1),
+    "smoke": dict(steps=200, n_probe=50, seeds=1, ckpt_every=10),  # 10: enough checkpoints for the regime's fits
     "default": dict(steps=2000, n_probe=200, seeds=3),
     "full": dict(steps=4000, n_probe=400, seeds=5),
     "paper": dict(steps=10_000, n_probe=500, seeds=3),
@@ -88,6 +93,10 @@ class PageSetup:
                 f"{'augmentation' if c.augment else 'no augmentation'}; "
                 f"eNTK '{self.kernel}' on {self.n_probe} probe inputs, BN {self._bn_text()}")
 
+    def arithmetic(self, traj) -> str:
+        """How the stored run ``traj`` was computed, for the setting line (see `lib.runtime`)."""
+        return f"computed with {arithmetic_text(traj.arithmetic)}"
+
     def _bn_text(self) -> str:
         return "statistics re-estimated" if self.bn == "reestimate" else "running statistics"
 
@@ -119,6 +128,8 @@ def setup(preset: str = "default", arch: str | None = None, dataset: str | None 
         fields = dict(PAPER_SETTINGS[arch], milestones=PAPER_MILESTONES, device=_paper_device())
     else:
         fields = dict(ARCH_SETTINGS[arch], milestones=(int(0.75 * steps),))
+        if "ckpt_every" in p:
+            fields["ckpt_every"] = p["ckpt_every"]
     if width is not None:
         fields["width"] = width
     fields.update(arch=arch, dataset=dataset, seed=seed, steps=steps)
@@ -165,11 +176,12 @@ def check_grid(name: str, values, allowed) -> list[int]:
     return sorted(set(values))
 
 
-def cone_grids(page: PageSetup, dts=None, taus=None) -> tuple[list[int], list[int]]:
-    """The dt and τ grids of the cone analysis (None: the defaults), checked against the checkpoints.
+def cone_grids(page: PageSetup, dts=None, taus=None) -> tuple[list[int], list[int] | None]:
+    """The dt and τ grids of the cone analysis, checked against the checkpoints.
 
-    Defaults: dt = 1, 2, 4, 8 checkpoint spacings; τ = the checkpoints nearest to 10%, 25%, 50%
-    and 75% of the constant-learning-rate window (the papers use 20-80% of T = 10^4).
+    dts None: 1, 2, 4, 8 checkpoint spacings. taus None: chosen by `lib.phases.regime`, after
+    the measured transition at the fractions ``phases.REF_FRACTIONS`` of the Phase-II window
+    (the papers' references lie in Phase II); returned as None.
     """
     from .training import checkpoint_iterations
     cfg = page.cfg
@@ -178,9 +190,8 @@ def cone_grids(page: PageSetup, dts=None, taus=None) -> tuple[list[int], list[in
     if dts is None:
         dts = [k * cfg.ckpt_every for k in (1, 2, 4, 8) if 3 * k * cfg.ckpt_every <= end] or [cfg.ckpt_every]
     dts = check_grid("dts", dts, [t for t in range(cfg.ckpt_every, end + 1, cfg.ckpt_every)])
-    if taus is None:
-        taus = sorted({min(its, key=lambda t: abs(t - f * end)) for f in (0.1, 0.25, 0.5, 0.75)})
-    taus = check_grid("taus", taus, its)
+    if taus is not None:
+        taus = check_grid("taus", taus, its)
     return dts, taus
 
 
@@ -232,31 +243,17 @@ def variant(page: PageSetup, name: str) -> PageSetup:
 
 def seed_kernels(page: PageSetup, seed_list) -> list[dict]:
     """Train the setting once per seed (cached) and return each run's kernel series."""
-    from .kernels import trajectory_kernels
-    from .training import train
-    out = []
-    for s in seed_list:
-        traj = train(dataclasses.replace(page.cfg, seed=s))
-        out.append(trajectory_kernels(traj, kind=page.kernel, n_probe=page.n_probe, bn=page.bn))
-    return out
+    return [run_kernels(page, train(dataclasses.replace(page.cfg, seed=s))) for s in seed_list]
+
+
+def run_kernels(page: PageSetup, traj) -> dict:
+    """The page's kernel series of one stored run (every checkpoint, cached)."""
+    return trajectory_kernels(traj, kind=page.kernel, n_probe=page.n_probe, bn=page.bn)
 
 
 # ---------------------------------------------------------------- each page's computation
 # The pages and the book's summary table call these, so both show the same numbers (every
 # step is cached in the run store, so whichever runs second only reads).
-
-def cone_analysis(page: PageSetup, dts=None, taus=None) -> dict:
-    """The base run, its kernels, and the cone summaries (raw and centered) in the constant-lr window."""
-    from . import phases
-    from .kernels import trajectory_kernels
-    from .training import train
-    dts, taus = cone_grids(page, dts, taus)
-    traj = train(page.cfg)
-    k = trajectory_kernels(traj, kind=page.kernel, n_probe=page.n_probe, bn=page.bn)
-    end = window_end(page.cfg)
-    summary = {c: phases.cone_summary(k, dts, taus, window_end=end, centered=c) for c in (False, True)}
-    return dict(traj=traj, kernels=k, dts=dts, taus=taus, end=end, summary=summary)
-
 
 def chaos_sweep(page: PageSetup, t0s=None, size: float = 1e-7, mode: str = "entry", perturbation_seed: int = 0,
                 progress: bool | None = None) -> dict:
@@ -296,21 +293,272 @@ def linear_sweep(page: PageSetup, switch=None) -> dict:
                 reference=base.metrics[-1])
 
 
-def seed_verdict(page: PageSetup, seed_list, dts, taus):
-    """(kernel series per seed, `phases.verdict` over them, centered kernels) in the constant-lr window."""
-    from . import phases
-    series = seed_kernels(page, seed_list)
-    return series, phases.verdict(series, dts, taus, window_end=window_end(page.cfg), centered=True)
+# ---------------------------------------------------------------- regimes (lib.phases) of runs and settings
+
+NOISE_CHECKPOINTS = 3  # late checkpoints of the window at which the instrument's noise floor is measured
+LAZY_SWITCH_FRACTION = 0.5  # the lazy control switches to linearized training at this fraction of the window
+DRIFT_CONTROL = "mlp"  # the real control: measured drifting (all seeds, raw and centered) at the default preset
+CHEAP_ARCHS = ("lenet5", "lenet_300_100")  # controls in their own setting below the `full` preset
 
 
-def counterexample_analysis(page: PageSetup, name: str = "plain", dts=None, taus=None) -> dict:
-    """Verdicts over the preset's seeds for the page's setting and its counterexample variant."""
-    counter = variant(page, name)
-    seed_list = seeds(page)
-    dts, taus = cone_grids(page, dts, taus)
+@dataclass(frozen=True)
+class RunRegime:
+    """One kernel series judged raw and centered.
+
+    label: what it is ("seed 0", "lazy control", ...); kernels: {iteration: H}; noise: {source: S
+    at each of the noise checkpoints} (`lib.kernels.noise_floor`, raw); raw / centered: the
+    `phases.Regime` on raw / centered S; arithmetic: how the run was computed (`lib.runtime`).
+    """
+
+    label: str
+    kernels: dict
+    noise: dict
+    raw: phases.Regime
+    centered: phases.Regime
+    arithmetic: dict | None = None
+
+    def regime(self, centered: bool = phases.DECIDING_CENTERED) -> phases.Regime:
+        return self.centered if centered else self.raw
+
+
+def _noise_value(noise: dict) -> float:
+    return max((max(v) for v in noise.values() if v), default=0.0)
+
+
+def judge_run(page: PageSetup, traj, label: str, dts, taus=None, kernels: dict | None = None,
+              noise_run=None) -> RunRegime:
+    """The regime of one stored run (raw and centered S) in the page's window, with the noise floor
+    measured on ``noise_run`` (default: the run itself) at ``NOISE_CHECKPOINTS`` late checkpoints."""
     end = window_end(page.cfg)
-    settings = {"default": page, "counterexample": counter}
-    judged = {n: seed_verdict(p, seed_list, dts, taus) for n, p in settings.items()}
-    series = {n: sv[0] for n, sv in judged.items()}
-    verdicts = {n: sv[1] for n, sv in judged.items()}
-    return dict(settings=settings, seeds=seed_list, dts=dts, taus=taus, end=end, series=series, verdicts=verdicts)
+    k = run_kernels(page, traj) if kernels is None else kernels
+    noise_run = noise_run or traj
+    late = [t for t in noise_run.iterations if t <= end][-1 - 2 * (NOISE_CHECKPOINTS - 1)::2][:NOISE_CHECKPOINTS]
+    kw = dict(kind=page.kernel, n_probe=page.n_probe, bn=page.bn)
+    noise = {c: noise_floor(noise_run, late, centered=c, **kw) for c in (False, True)}
+    regimes = {c: phases.regime(k, dts, window_end=end, noise=_noise_value(noise[c]), centered=c, taus=taus)
+               for c in (False, True)}
+    return RunRegime(label, k, noise[False], regimes[False], regimes[True], traj.arithmetic)
+
+
+@dataclass(frozen=True)
+class SettingResult:
+    """A setting judged over its seeds: each seed's `RunRegime`, and `phases.SettingRegime` raw
+    and centered (decisive only where the seeds agree)."""
+
+    page: PageSetup
+    seeds: tuple[int, ...]
+    runs: tuple[RunRegime, ...]
+    raw: phases.SettingRegime
+    centered: phases.SettingRegime
+
+    def regime(self, centered: bool = phases.DECIDING_CENTERED) -> phases.SettingRegime:
+        return self.centered if centered else self.raw
+
+
+def judge_setting(page: PageSetup, seed_list, dts, taus=None) -> SettingResult:
+    """Train (cached) and judge the setting once per seed."""
+    runs = tuple(judge_run(page, train(dataclasses.replace(page.cfg, seed=s)), f"seed {s}", dts, taus)
+                 for s in tqdm(seed_list, desc=f"seeds of {page.cfg.arch}", disable=len(seed_list) < 2
+                               or not show_progress(None)))
+    return SettingResult(page, tuple(seed_list), runs,
+                         phases.setting_regime(r.raw for r in runs), phases.setting_regime(r.centered for r in runs))
+
+
+@dataclass(frozen=True)
+class ConeAnalysis:
+    """The cone page's computation: the base run, its kernels and regime, the seeds' verdict.
+
+    traj: the page's run; kernels: its series; dts: adjacent intervals; taus: the references of
+    the deciding regime; end: the window's end; run: the first seed's `RunRegime`; setting: the
+    `SettingResult` over the preset's seeds (its first seed is ``run``).
+    """
+
+    traj: object
+    kernels: dict
+    dts: list
+    taus: list
+    end: int
+    run: RunRegime
+    setting: SettingResult
+
+
+def cone_analysis(page: PageSetup, dts=None, taus=None) -> ConeAnalysis:
+    """The base run and the preset's seeds, judged by `lib.phases.regime` in the constant-lr window."""
+    dts, taus = cone_grids(page, dts, taus)
+    setting = judge_setting(page, seeds(page), dts, taus)
+    run = setting.runs[0]
+    return ConeAnalysis(train(page.cfg), run.kernels, dts, list(run.regime().taus), window_end(page.cfg), run,
+                        setting)
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The instrument's controls, judged like the run: ``lazy``, the linearized run from the
+    checkpoint ``switch`` (its eNTK is constant by construction after it); ``real``, a real setting
+    (``DRIFT_CONTROL``) that the instrument calls drifting; ``page``: the setting they were run in."""
+
+    page: PageSetup
+    switch: int
+    lazy: RunRegime
+    real: RunRegime
+    real_page: PageSetup
+
+
+def cone_controls(page: PageSetup, dts=None) -> Controls:
+    """The lazy and the real control. Below the ``full`` preset, architectures other than
+    ``CHEAP_ARCHS`` get the controls of the default setting (a linearized ResNet-20 or VGG-16 run
+    would not fit the page's budget on 2 cores)."""
+    if page.cfg.arch not in CHEAP_ARCHS and page.preset not in ("full", "paper"):
+        page = setup(preset=page.preset, kernel=page.kernel, bn=page.bn, seed=page.cfg.seed)
+        dts = None
+    dts, _ = cone_grids(page, dts)
+    end = window_end(page.cfg)
+    base = train(page.cfg)
+    its = [t for t in base.iterations if t <= end]
+    switch = min(its, key=lambda t: abs(t - LAZY_SWITCH_FRACTION * end))
+    lin = switch_run(SwitchConfig(page.cfg, switch, ckpt_every=page.cfg.ckpt_every))
+    base_k = run_kernels(page, base)
+    lin_k = trajectory_kernels(lin, [t for t in lin.iterations if t <= end], kind=page.kernel,
+                               n_probe=page.n_probe, bn=page.bn)
+    lazy_k = {**{t: h for t, h in base_k.items() if t < switch}, **lin_k}
+    lazy = judge_run(page, lin, "lazy control", dts, kernels=lazy_k, noise_run=base)
+    real_page = variant(page, DRIFT_CONTROL)
+    real = judge_run(real_page, train(real_page.cfg), f"{DRIFT_CONTROL} control", dts)
+    return Controls(page, switch, lazy, real, real_page)
+
+
+def counterexample_analysis(page: PageSetup, name: str = "plain", dts=None) -> dict[str, SettingResult]:
+    """The page's setting and its counterexample variant ``name``, each judged over the preset's seeds."""
+    dts, _ = cone_grids(page, dts)
+    seed_list = seeds(page)
+    return {"default": judge_setting(page, seed_list, dts), "counterexample": judge_setting(variant(page, name), seed_list, dts)}
+
+
+def regime_rows(runs) -> list[dict]:
+    """One table row per run and S (raw, centered): the regime and every statistic behind it."""
+    rows = []
+    for run in runs:
+        for c in (False, True):
+            r = run.regime(c)
+            iv = r.transition_interval
+            rows.append({
+                "run": run.label, "S": "centered" if c else "raw (decides)" if not phases.DECIDING_CENTERED else "raw",
+                "regime": r.name,
+                "transition [95%]": "none" if iv is None else f"{r.transition} [{iv[0]}, {iv[1]}]",
+                "BIC diff": f"{r.dbic:.1f}", "drop": f"{r.drop:.1f}",
+                "noise floor": f"{r.noise:.1e}", "late floor / noise": f"{r.noise_ratio.value:.2g}",
+                "floor slope [95%]": r.floor_slope.fmt(),
+                "reference growth [95%]": "n/a" if r.ref_growth_pooled is None else r.ref_growth_pooled.fmt(),
+            })
+    return rows
+
+
+# ---------------------------------------------------------------- the book's claims table (intro page)
+
+@dataclass(frozen=True)
+class Claims:
+    """Every claim of the papers judged in one setting: ``rows`` (claim, the papers' setting, what
+    was measured and the verdict, on raw and on centered S, and the page), and the analyses behind
+    them (``cone``: `ConeAnalysis`, ``controls``: `Controls`, ``counter``: {name: `SettingResult`},
+    ``chaos``, ``linear``: the dicts of `chaos_sweep` and `linear_sweep`)."""
+
+    rows: list
+    cone: ConeAnalysis
+    controls: Controls
+    counter: dict
+    chaos: dict
+    linear: dict
+
+
+def _both(measure, verdict) -> dict:
+    """Measured text and verdict on raw S (which decides) and on centered S."""
+    out = {f"measured, {n} S": measure(c) for n, c in (("raw", False), ("centered", True))}
+    out.update({f"holds here, {n} S": verdict(c) for n, c in (("raw", False), ("centered", True))})
+    return out
+
+
+def _transition_claim(regimes) -> str:
+    found = [r.transition is not None for r in regimes]
+    return "holds" if all(found) else ("fails" if not any(found) else "inconclusive")
+
+
+def _interval(r: phases.Regime) -> str:
+    i = r.transition_interval
+    return "none" if i is None else f"{i[0]}-{i[1]}"
+
+
+def _holds(b: bool) -> str:
+    return "holds" if b else "fails"
+
+
+def claims(page: PageSetup) -> Claims:
+    """The intro page's table: each claim measured by the same functions (and stored runs) as its page."""
+    cone = cone_analysis(page)
+    controls = cone_controls(page)
+    counter = counterexample_analysis(page)
+    chaos = chaos_sweep(page, progress=False)
+    linear = linear_sweep(page)
+    setting, cx, runs = cone.setting, counter["counterexample"], cone.setting.runs
+
+    def seeds_text(values):
+        return " / ".join(values)
+
+    def growth(r):
+        return "none" if r.ref_growth_pooled is None else r.ref_growth_pooled.fmt()
+
+    rows_, t0s = chaos["rows"], chaos["t0s"]
+    acc = {t: m["test_acc"] for t, m in linear["final"].items()}
+    sw = [t for t in linear["switch"] if t < page.cfg.steps]
+    t_lin = cone.run.regime().transition
+    after = [t for t in sw if t_lin is not None and t >= t_lin]
+    t_mid = after[0] if after else sw[-1]
+    gain_before, gain_after = acc[t_mid] - acc[sw[0]], acc[sw[-1]] - acc[t_mid]
+    chaos_text = (f"one draw per t0: test barrier {rows_[0]['barrier_test']:.3f} at t0 = {t0s[0]}, "
+                  f"{rows_[-1]['barrier_test']:.3f} at t0 = {t0s[-1]}; transition t0 = {chaos['transition']}; null "
+                  f"control {'bitwise identical' if chaos['null']['identical'] else 'NOT identical'} (no S involved)")
+    linear_text = (f"test acc {100 * acc[sw[0]]:.1f}% (t = {sw[0]}) -> {100 * acc[sw[-1]]:.1f}% (t = {sw[-1]}); "
+                   f"standard {100 * linear['reference']['test_acc']:.1f}%; gain before / after t = {t_mid} "
+                   f"{100 * gain_before:.1f} / {100 * gain_after:.1f} points (no S involved)")
+    rows = [
+        dict(claim="Phase I: the kernel moves fast, then the adjacent distance drops to a floor (Fort et al.)",
+             papers="VGG-16, CIFAR-10; Phase I about 2000 it.",
+             **_both(lambda c: "transition per seed " + seeds_text(_interval(r.regime(c)) for r in runs),
+                     lambda c: _transition_claim([r.regime(c) for r in runs])), page="cone"),
+        dict(claim="Cone (b): after the transition the adjacent distance has a floor shared by every dt",
+             papers="VGG-16, CIFAR-10, T = 10^4",
+             **_both(lambda c: f"slope of log floor vs log dt per seed (< {phases.FLOOR_SLOPE_MAX:g}): "
+                               + seeds_text(r.regime(c).floor_slope.fmt() for r in runs),
+                     lambda c: phases.below_threshold([r.regime(c).floor_slope for r in runs],
+                                                      phases.FLOOR_SLOPE_MAX)), page="cone"),
+        dict(claim="Cone (a): the distance to any reference τ after the transition rises, then levels off",
+             papers="VGG-16, CIFAR-10, τ = 2000-8000",
+             **_both(lambda c: f"growth exponent per seed (< {phases.REF_GROWTH_MAX:g}): "
+                               + seeds_text(growth(r.regime(c)) for r in runs),
+                     lambda c: phases.below_threshold([r.regime(c).ref_growth_pooled for r in runs],
+                                                      phases.REF_GROWTH_MAX)), page="cone"),
+        dict(claim="The cone effect: the regime over seeds is a cone (not lazy, not drifting)",
+             papers="one run shown",
+             **_both(lambda c: f"{len(runs)} seed(s): " + setting.regime(c).sentence,
+                     lambda c: phases.regime_claim(setting.regime(c))), page="cone"),
+        dict(claim="(this book's check) the instrument calls a frozen kernel lazy and a drifting one drifting",
+             papers="(no control shown)",
+             **_both(lambda c: f"lazy control: {controls.lazy.regime(c).name}; real control "
+                               f"({DRIFT_CONTROL}): {controls.real.regime(c).name}",
+                     lambda c: _holds(controls.lazy.regime(c).name == "lazy"
+                                      and controls.real.regime(c).name == "drifting")), page="cone"),
+        dict(claim="Chaos: a 1e-7 perturbation early ends in another basin, late it does not",
+             papers="VGG-16 / ResNet-20, CIFAR-10; inflection 2500 / 100-500 it.",
+             **_both(lambda c: chaos_text,
+                     lambda c: _holds(chaos["transition"] is not None and chaos["null"]["identical"])), page="chaos"),
+        dict(claim="Linear advantage: switching to linearized training later gives better test accuracy, "
+                   "most after the transition",
+             papers="VGG-16, CIFAR-10, T = 10^4",
+             **_both(lambda c: linear_text,
+                     lambda c: _holds(acc[sw[-1]] - acc[sw[0]] > 0.005 and gain_after >= gain_before)), page="linear"),
+        dict(claim="Not universal: a setting where the kernel keeps moving and no two phases appear",
+             papers="unnamed setting (Fig 3)",
+             **_both(lambda c: f"counterexample ({COUNTEREXAMPLES['plain']}): " + cx.regime(c).sentence,
+                     lambda c: phases.regime_claim(cx.regime(c), holds=("drifting", "no-transition"))),
+             page="counterexample"),
+    ]
+    return Claims(rows, cone, controls, counter, chaos, linear)

@@ -22,7 +22,8 @@ from . import storage
 from .data import check_choice, load_dataset
 from .models import build_model, has_batchnorm, reestimate_bn
 from .kernels import bn_batches, kernel_distance, trajectory_kernels
-from .training import Continuation, TrainConfig, Trajectory, continue_run, deterministic, evaluate, predict
+from .runtime import deterministic
+from .training import Continuation, TrainConfig, Trajectory, continue_run, evaluate, predict
 
 MODES = ("entry", "l2")
 

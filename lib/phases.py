@@ -1,23 +1,45 @@
-"""Numbers that judge the two-phase / cone picture on a series of kernels {iteration: H}.
+"""A regime classifier for a series of kernels {iteration: H}: cone, lazy, drifting, no-transition
+or inconclusive, each decision with the statistic it used and a confidence interval.
 
-Criteria (stated on the pages that use them):
+The papers' claim (Phase II, the cone effect) is told apart from its two rivals: the *lazy*
+regime of Fort et al. (after the transition the kernel stops moving) and a kernel that keeps
+*drifting* away. All statistics are computed in the analysis window [first iteration,
+``window_end``] (the pages use the constant-learning-rate part of the run).
 
-- **drop**: the early peak of the adjacent distance S(t, t+dt) (max over the first third of
-  the window) over its late floor (median over the last third).
-- **floor spread**: the largest late floor over the smallest across dt. A kernel drifting at
-  constant speed would give floors in proportion to dt; the cone effect says they are about
-  equal ("upper-bounded by the same value for different dt").
-- **transition**: the first t after the early peak where the running median (3 checkpoints)
-  of S(t, t+dt_min) falls to ``transition_factor`` times its late floor.
-- **plateau** of each reference curve S(t, tau), t >= tau: split [tau, window end] in thirds;
-  the change of its mean from the middle third to the last, over the last third's mean (the
-  value it has reached). The curve is still rising if that ratio is at least ``plateau_tol``
-  *and* the change exceeds twice its standard error (so that checkpoint noise at the floor
-  does not decide it); otherwise it has plateaued. A curve falling back counts as plateaued
-  (the claim contrasts a plateau with continued rise); the ratio is reported either way.
+Statistics (each with a 95% interval, from a moving-block bootstrap over checkpoints where it
+is not an exact profile):
 
-The analysis window ends at ``window_end`` (the pages use the first learning-rate decay: the
-papers' window is at constant learning rate, and a decay slows the kernel for another reason).
+- **change point**: log S(t, t+dt_min) against log(t + dt_min) is fitted by one line (a single
+  power law: one smooth regime) and by a line up to a break followed by a constant (a fast phase,
+  then a floor). ``dbic`` is the BIC of the single power law minus that of the broken fit; the
+  transition is the break, its interval the breaks within the profile likelihood's 95% bound
+  (``n log(RSS(b)/RSS_min) <= 3.84``). ``drop`` is the early peak over the fitted floor.
+- **noise ratio**: the late floor of the largest dt (median of the last third of the window)
+  over the *measured* noise floor of the instrument (`lib.kernels.noise_floor`: S between
+  kernels of one checkpoint that differ only in what the measurement chose). A kernel frozen
+  after the transition has adjacent distances at the noise.
+- **floor slope**: the slope of log(late floor) against log(dt). For small angles S ≈ angle²/2,
+  so a kernel drifting at constant speed gives slope 2, a random walk slope 1, and a kernel
+  jittering inside a fixed cone slope 0 ("upper-bounded by the same value for every dt").
+- **reference growth**: for references τ placed after the transition, at the fractions
+  ``REF_FRACTIONS`` of the Phase-II window as in the papers (τ = 2000..8000 of T = 10^4; without a
+  change point, of the whole window, the initial kernel excepted), the late
+  growth exponent of S(t, τ): the slope of log S against log(t − τ) over the upper half of the
+  log(t − τ) range up to the window's end (0: levelled off; 0.5: √ growth; 1: random walk; 2:
+  drift). The pooled value is their inverse-variance weighted mean.
+
+Decision (the thresholds are the named constants below; the pages glue them):
+
+1. ``lazy`` if the noise ratio's interval lies at or below ``NOISE_RATIO``; ``inconclusive`` if
+   it straddles it.
+2. ``drifting`` if the floor slope's interval lies above ``FLOOR_SLOPE_MAX`` or the pooled
+   reference growth's above ``REF_GROWTH_MAX``.
+3. ``no-transition`` if there is no change point (``dbic < CHANGE_POINT_BIC`` or ``drop <
+   DROP_MIN``): without a fast phase and a floor there are no two phases, whatever the kernel does
+   later (short of drifting decisively). This is the absence of a change point at that threshold,
+   not proof that none exists: a short or noisy series gets it too.
+4. ``cone`` if there is a change point and both intervals lie below their thresholds.
+5. ``inconclusive`` otherwise: the evidence cannot decide.
 """
 from __future__ import annotations
 
@@ -27,126 +49,286 @@ import numpy as np
 
 from .kernels import adjacent_distances, reference_distances
 
+REGIMES = ("cone", "lazy", "drifting", "no-transition", "inconclusive")
 
-@dataclass
-class ConeSummary:
+CHANGE_POINT_BIC = 10.0  # BIC difference for "a fast phase, then a floor" over one power law ("very strong")
+DROP_MIN = 3.0  # early peak over the floor for the change point to be a fast first phase
+NOISE_RATIO = 3.0  # late floor / noise floor at or below which the kernel counts as frozen
+FLOOR_SLOPE_MAX = 0.5  # d log floor / d log dt: 0 shared floor (cone), 1 random walk, 2 constant drift
+REF_GROWTH_MAX = 0.25  # late d log S(t, τ) / d log(t - τ): 0 levelled off, 0.5 sqrt growth, 1 random walk
+REF_FRACTIONS = (0.0, 0.25, 0.5, 0.75)  # τ at these fractions of the Phase-II window (the papers': 2000..8000 of 10^4)
+DECIDING_CENTERED = False  # the raw S (the papers' definition) decides; the centered S is shown beside it
+LEVEL = 0.95  # confidence level of every interval
+N_BOOT = 400  # bootstrap resamples
+PROFILE_CHI2 = 3.84  # 95% quantile of chi-square(1): the change point's profile-likelihood interval
+S_RESOLUTION = 1e-12  # smallest S the float64 distance resolves; a measured noise floor below it is raised to it
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A statistic with its confidence interval [lo, hi]."""
+
+    value: float
+    lo: float
+    hi: float
+
+    def below(self, x: float) -> bool:
+        return self.hi < x
+
+    def above(self, x: float) -> bool:
+        return self.lo > x
+
+    def fmt(self, digits: int = 2) -> str:
+        return f"{self.value:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
+
+
+@dataclass(frozen=True)
+class Regime:
+    """The regime of one kernel series, with every statistic behind it (see the module docstring).
+
+    name: one of ``REGIMES``; reason: the decision in one sentence; centered: S on C H C;
+    window: (first, last) iteration analysed; transition / transition_interval: the change point
+    and its 95% interval (None without one); dbic: BIC(one power law) - BIC(phase then floor);
+    drop: early peak / fitted floor of S(t, t+dt_min); noise: the noise floor used; floor: late
+    median of S(t, t+dt) per dt; noise_ratio: floor of the largest dt / noise; floor_slope:
+    d log floor / d log dt; taus: the references used; ref_growth: late growth exponent per τ;
+    ref_growth_pooled: their mean (None without references).
+    """
+
+    name: str
+    reason: str
+    centered: bool
     window: tuple[int, int]
-    peak: dict[int, float]  # dt -> early peak of S(t, t+dt)
-    floor: dict[int, float]  # dt -> late floor of S(t, t+dt)
     transition: int | None
-    plateau: dict[int, dict] = field(default_factory=dict)  # tau -> rise, late_change, ratio, plateaus
+    transition_interval: tuple[int, int] | None
+    dbic: float
+    drop: float
+    noise: float
+    floor: dict[int, Estimate]
+    noise_ratio: Estimate
+    floor_slope: Estimate
+    taus: tuple[int, ...] = ()
+    ref_growth: dict[int, Estimate] = field(default_factory=dict)
+    ref_growth_pooled: Estimate | None = None
 
     @property
-    def drop(self) -> dict[int, float]:
-        return {dt: self.peak[dt] / self.floor[dt] for dt in self.peak}
-
-    @property
-    def floor_spread(self) -> float:
-        f = list(self.floor.values())
-        return max(f) / min(f)
-
-    @property
-    def dt_spread(self) -> float:
-        return max(self.floor) / min(self.floor)
+    def decisive(self) -> bool:
+        return self.name != "inconclusive"
 
 
-def _in_window(ts, vals, lo, hi):
-    ts, vals = np.asarray(ts), np.asarray(vals)
-    keep = (ts >= lo) & (ts <= hi)
-    return ts[keep], vals[keep]
+def _ci(value: float, draws) -> Estimate:
+    draws = np.asarray([d for d in draws if np.isfinite(d)])
+    a = (1 - LEVEL) / 2
+    if len(draws) == 0:
+        return Estimate(float(value), float("nan"), float("nan"))
+    return Estimate(float(value), float(np.quantile(draws, a)), float(np.quantile(draws, 1 - a)))
 
 
-def cone_summary(kernels: dict, dts, taus, window_end: int | None = None, centered: bool = False,
-                 transition_factor: float = 2.0, plateau_tol: float = 0.25) -> ConeSummary:
-    """Judge the kernel series against the criteria in the module docstring."""
+def _block_resamples(n: int, rng: np.random.Generator, n_boot: int = N_BOOT) -> np.ndarray:
+    """Moving-block bootstrap index sets (n_boot, n): blocks of about sqrt(n) consecutive points,
+    so that the correlation between neighbouring checkpoints is kept."""
+    b = max(1, int(round(np.sqrt(n))))
+    starts = rng.integers(0, n - b + 1, size=(n_boot, -(-n // b)))
+    return (starts[:, :, None] + np.arange(b)).reshape(n_boot, -1)[:, :n]
+
+
+def _lstsq_rss(x, y) -> float:
+    if len(x) < 2:
+        return float(((y - y.mean()) ** 2).sum())
+    a = np.vstack([np.ones_like(x), x]).T
+    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+    return float(((y - a @ coef) ** 2).sum())
+
+
+def change_point(ts, s, dt: int, eps: float) -> tuple[float, int | None, tuple[int, int] | None, float]:
+    """(dbic, transition, 95% interval, drop) of log(S + eps) against log(t + dt): one line against a
+    line up to a break followed by a constant (see the module docstring)."""
+    ts, s = np.asarray(ts, float), np.asarray(s, float)
+    x, y = np.log(ts + dt), np.log(s + eps)
+    n = len(y)
+    rss1 = _lstsq_rss(x, y)
+    breaks = range(3, n - 2)  # at least 3 points before the break and 3 after
+    if n < 6:
+        return float("-inf"), None, None, float("nan")
+    rss2 = np.array([_lstsq_rss(x[:k], y[:k]) + float(((y[k:] - y[k:].mean()) ** 2).sum()) for k in breaks])
+    tiny = 1e-12 * max(rss1, 1e-300)
+    rss2 = np.maximum(rss2, tiny)
+    best = int(np.argmin(rss2))
+    dbic = n * np.log(max(rss1, tiny) / rss2[best]) - 2 * np.log(n)  # 2 more parameters: the break and a level
+    inside = [k for k, r in zip(breaks, rss2) if n * np.log(r / rss2[best]) <= PROFILE_CHI2]
+    k = list(breaks)[best]
+    floor = float(np.exp(y[k:].mean()))
+    drop = float((s[:k].max() + eps) / floor)
+    return float(dbic), int(ts[k]), (int(ts[min(inside)]), int(ts[max(inside)])), drop
+
+
+def _growth(x, y, idx=None) -> float:
+    """Late growth exponent: OLS slope of y = log S(t, τ) on x = log(t − τ)."""
+    x, y = (x, y) if idx is None else (x[idx], y[idx])
+    if np.ptp(x) == 0:
+        return float("nan")
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def regime(kernels: dict, dts, window_end: int | None = None, noise: float = 0.0, centered: bool = False,
+           taus=None, seed: int = 0) -> Regime:
+    """Classify one kernel series (see the module docstring). ``noise``: the measured noise floor
+    of S (`lib.kernels.noise_floor`); ``taus``: references (None: ``REF_FRACTIONS`` of the
+    Phase-II window); ``seed``: the bootstrap's (the result is a deterministic function of the input)."""
     its = sorted(kernels)
     start, end = its[0], its[-1] if window_end is None else min(window_end, its[-1])
     span = end - start
-    peak, floor = {}, {}
-    series = {}
+    dts = sorted(dts)
+    rng = np.random.default_rng(seed)
+    eps = max(noise, S_RESOLUTION)
+
+    adj = {}
     for dt in dts:
         ts, s = adjacent_distances(kernels, dt, centered)
         ts, s = np.asarray(ts), np.asarray(s)
-        keep = ts + dt <= end
-        ts, s = ts[keep], s[keep]
-        if len(ts) < 3:
-            raise ValueError(f"dt={dt} leaves fewer than 3 adjacent pairs in the window [{start}, {end}]")
-        series[dt] = (ts, s)
-        peak[dt] = float(s[ts <= start + span / 3].max())
-        late = s[ts >= end - span / 3 - dt]
-        floor[dt] = float(np.median(late))
-    dt0 = min(dts)
-    ts, s = series[dt0]
-    med = np.array([np.median(s[max(0, i - 1): i + 2]) for i in range(len(s))])
-    first = int(np.argmax(np.where(ts <= start + span / 3, s, -np.inf)))  # search after the early peak
-    below = first + np.flatnonzero(med[first:] <= transition_factor * floor[dt0])
-    transition = int(ts[below[0]]) if len(below) else None
-    plateau = {}
+        keep = (ts >= start) & (ts + dt <= end)
+        if keep.sum() < 6:
+            raise ValueError(f"dt={dt} leaves fewer than 6 adjacent pairs in the window [{start}, {end}]")
+        adj[dt] = dict(zip(ts[keep].tolist(), s[keep].tolist()))
+
+    # change point on the smallest dt
+    t0s = sorted(adj[dts[0]])
+    dbic, transition, interval, drop = change_point(t0s, [adj[dts[0]][t] for t in t0s], dts[0], eps)
+    has_transition = transition is not None and dbic >= CHANGE_POINT_BIC and drop >= DROP_MIN
+    if not has_transition:
+        transition, interval = None, None
+
+    # late floors on a common set of late t (every dt is measured at the same checkpoints)
+    late_t = [t for t in sorted(adj[dts[-1]]) if t >= end - span / 3 - dts[-1]]
+    late = np.array([[adj[dt][t] for t in late_t] for dt in dts])  # (n_dt, n_late)
+    boot = _block_resamples(len(late_t), rng)
+    med = np.median(late, axis=1)
+    med_b = np.median(late[:, boot], axis=2)  # (n_dt, n_boot)
+    floor = {dt: _ci(med[i], med_b[i]) for i, dt in enumerate(dts)}
+    noise_eff = eps
+    noise_ratio = _ci(med[-1] / noise_eff, med_b[-1] / noise_eff)
+    logdt = np.log(dts)
+    if len(dts) > 1:
+        slope = float(np.polyfit(logdt, np.log(med + eps), 1)[0])
+        slope_b = [np.polyfit(logdt, np.log(med_b[:, j] + eps), 1)[0] for j in range(med_b.shape[1])]
+        floor_slope = _ci(slope, slope_b)
+    else:
+        floor_slope = Estimate(float("nan"), float("nan"), float("nan"))
+
+    # references after the transition
+    if taus is None:
+        base = interval[1] if has_transition else start
+        cands = [t for t in its if base <= t <= end]
+        taus = sorted({min(cands, key=lambda t: abs(t - (base + f * (end - base)))) for f in REF_FRACTIONS}
+                      - {start}) if cands else []  # never the initial kernel: its curve measures Phase I
+    growth, draws = {}, []
     for tau in taus:
         t, r = reference_distances(kernels, tau, centered)
-        t, r = _in_window(t, r, tau, end)
-        if len(t) < 6:
+        t, r = np.asarray(t, float), np.asarray(r, float)
+        keep = (t > tau) & (t <= end)
+        t, r = t[keep], r[keep]
+        if len(t) < 4:
             continue
-        third = (end - tau) / 3
-        last, middle = r[t >= end - third], r[(t >= end - 2 * third) & (t < end - third)]
-        rise = float(last.mean())
-        late_change = float(last.mean() - middle.mean())
-        se = float(np.sqrt(last.var(ddof=1) / len(last) + middle.var(ddof=1) / len(middle)))
-        ratio = late_change / rise if rise > 0 else float("inf")
-        rising = ratio >= plateau_tol and late_change > 2 * se
-        plateau[tau] = dict(rise=rise, late_change=late_change, se=se, ratio=ratio, plateaus=bool(not rising))
-    return ConeSummary((start, end), peak, floor, transition, plateau)
+        late = t - tau >= np.sqrt((t[0] - tau) * (end - tau))  # the upper half of the log(t - τ) range
+        x, y = np.log(t[late] - tau), np.log(r[late] + eps)
+        if len(x) < 4:
+            continue
+        d = np.array([_growth(x, y, i) for i in _block_resamples(len(x), rng)])
+        growth[tau] = _ci(_growth(x, y), d)
+        draws.append(d)
+    pooled = None
+    if draws:  # inverse-variance weighted mean over the references, on every bootstrap draw alike
+        w = np.array([1 / max(np.var(d), 1e-12) for d in draws])
+        w /= w.sum()
+        pooled = _ci(float(sum(wi * g.value for wi, g in zip(w, growth.values()))), w @ np.vstack(draws))
+
+    name, reason = _decide(has_transition, dbic, drop, noise_ratio, floor_slope, pooled)
+    return Regime(name, reason, centered, (start, end), transition, interval, dbic, drop, noise, floor,
+                  noise_ratio, floor_slope, tuple(growth), growth, pooled)
 
 
-CRITERIA = ("drop", "shared floor", "plateau")
+def _decide(has_transition, dbic, drop, noise_ratio, floor_slope, pooled) -> tuple[str, str]:
+    if noise_ratio.hi <= NOISE_RATIO:
+        return "lazy", (f"late adjacent distances are within {NOISE_RATIO:g}x the noise floor "
+                        f"(ratio {noise_ratio.fmt(1)})")
+    if noise_ratio.lo <= NOISE_RATIO:
+        return "inconclusive", f"the late floor is too close to the noise floor to decide (ratio {noise_ratio.fmt(1)})"
+    if floor_slope.above(FLOOR_SLOPE_MAX):
+        return "drifting", f"late floors grow with dt (slope {floor_slope.fmt()} > {FLOOR_SLOPE_MAX:g})"
+    if pooled is not None and pooled.above(REF_GROWTH_MAX):
+        return "drifting", f"reference curves keep rising (growth exponent {pooled.fmt()} > {REF_GROWTH_MAX:g})"
+    if not has_transition:
+        return "no-transition", (f"no change point: one power law fits the adjacent distances as well "
+                                 f"(BIC difference {dbic:.1f}, need {CHANGE_POINT_BIC:g}; drop {drop:.1f}, "
+                                 f"need {DROP_MIN:g})")
+    if floor_slope.below(FLOOR_SLOPE_MAX) and pooled is not None and pooled.below(REF_GROWTH_MAX):
+        return "cone", (f"a change point, then a floor above the noise that does not grow with dt and reference "
+                        f"curves that level off (floor slope {floor_slope.fmt()}, reference growth exponent "
+                        f"{pooled.fmt()})")
+    return "inconclusive", (f"a change point, but the floor slope {floor_slope.fmt()} or the reference growth "
+                            f"exponent {'(none)' if pooled is None else pooled.fmt()} straddles its threshold")
 
 
-def checks(s: ConeSummary, min_drop: float = 3.0) -> dict[str, bool]:
-    """The three criteria of the module docstring for one series."""
-    return {
-        "drop": min(s.drop.values()) > min_drop,
-        "shared floor": s.floor_spread < 0.5 * s.dt_spread,
-        "plateau": bool(s.plateau) and all(p["plateaus"] for p in s.plateau.values()),
-    }
+@dataclass(frozen=True)
+class SettingRegime:
+    """The regime of a setting over its seeds: decisive only where every seed agrees.
 
+    name: the common regime, else ``"inconclusive"``; per_seed: each seed's `Regime`;
+    transition_interval: (lowest lower bound, highest upper bound) of the seeds' transitions.
+    """
 
-@dataclass
-class Verdict:
-    """Two phases or not, over one or more series (seeds) of the same setting."""
-
-    summaries: list[ConeSummary]
-    per_seed: list[dict[str, bool]]
+    name: str
+    per_seed: tuple[Regime, ...]
 
     @property
-    def two_phases(self) -> str:
-        """'yes' if every criterion holds for every seed, 'no' if no seed passes all, else 'mixed'."""
-        passed = [all(c.values()) for c in self.per_seed]
-        return "yes" if all(passed) else ("no" if not any(passed) else "mixed")
+    def names(self) -> list[str]:
+        return [r.name for r in self.per_seed]
 
     @property
     def transitions(self) -> list[int | None]:
-        return [s.transition for s in self.summaries]
+        return [r.transition for r in self.per_seed]
 
     @property
-    def transition(self) -> float | None:
-        """Median transition over the seeds where one was found."""
-        found = [t for t in self.transitions if t is not None]
-        return float(np.median(found)) if found else None
+    def sentence(self) -> str:
+        """The verdict in words, e.g. 'cone in every seed (3 of 3)' or 'inconclusive: the seeds say ...'."""
+        n = len(self.per_seed)
+        if self.name != "inconclusive":
+            return f"{self.name} in every seed ({n} of {n})" if n > 1 else f"{self.name} (one seed)"
+        return (f"inconclusive: the seed{'s say' if n > 1 else ' says'} " + ", ".join(self.names)
+                if n > 1 or self.names != ["inconclusive"] else "inconclusive (one seed)")
 
     @property
-    def interval(self) -> tuple[int, int] | None:
-        """(min, max) of the transition across seeds."""
-        found = [t for t in self.transitions if t is not None]
-        return (min(found), max(found)) if found else None
-
-    def fraction(self, criterion: str) -> float:
-        return float(np.mean([c[criterion] for c in self.per_seed]))
+    def transition_interval(self) -> tuple[int, int] | None:
+        ivs = [r.transition_interval for r in self.per_seed if r.transition_interval is not None]
+        return (min(i[0] for i in ivs), max(i[1] for i in ivs)) if ivs else None
 
 
-def verdict(series: list[dict], dts, taus, window_end: int | None = None, centered: bool = True,
-            min_drop: float = 3.0, **kw) -> Verdict:
-    """Judge one setting from its kernel series, one per seed."""
-    if not series:
-        raise ValueError("verdict needs at least one kernel series")
-    summaries = [cone_summary(k, dts, taus, window_end, centered, **kw) for k in series]
-    return Verdict(summaries, [checks(s, min_drop) for s in summaries])
+def setting_regime(regimes) -> SettingRegime:
+    """Combine the regimes of one setting's seeds."""
+    regimes = tuple(regimes)
+    if not regimes:
+        raise ValueError("setting_regime needs at least one seed's regime")
+    names = {r.name for r in regimes}
+    return SettingRegime(names.pop() if len(names) == 1 else "inconclusive", regimes)
+
+
+VERDICTS = ("holds", "fails", "inconclusive")
+
+
+def below_threshold(estimates, threshold: float) -> str:
+    """A claim "this statistic is below ``threshold``" over several runs (seeds): ``holds`` if every
+    interval lies below it, ``fails`` if every interval lies above it, else ``inconclusive``."""
+    estimates = [e for e in estimates if e is not None]
+    if estimates and all(e.below(threshold) for e in estimates):
+        return "holds"
+    if estimates and all(e.above(threshold) for e in estimates):
+        return "fails"
+    return "inconclusive"
+
+
+def regime_claim(setting: SettingRegime, holds=("cone",)) -> str:
+    """A claim "the setting's regime is one of ``holds``": ``holds``, ``fails`` where the seeds agree
+    on another regime, ``inconclusive`` where they do not agree."""
+    if setting.name in holds:
+        return "holds"
+    return "inconclusive" if setting.name == "inconclusive" else "fails"

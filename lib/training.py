@@ -13,7 +13,6 @@ one configuration on one machine type end bitwise identical.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import math
@@ -27,6 +26,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import storage
+from .runtime import arithmetic, deterministic, show_progress  # noqa: F401 (re-exported)
 
 # cuBLAS needs this before its first call for deterministic results (harmless on CPU)
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -117,25 +117,6 @@ def learning_rate(cfg: TrainConfig, iteration: int) -> float:
     return lr
 
 
-def show_progress(progress: bool | None) -> bool:
-    """A progress bar unless the caller says otherwise or ``$TWOPHASE_PROGRESS=0``."""
-    return (os.environ.get("TWOPHASE_PROGRESS", "1") != "0") if progress is None else progress
-
-
-@contextlib.contextmanager
-def deterministic(threads: int):
-    """Deterministic algorithms and a fixed thread count inside the block."""
-    old_threads = torch.get_num_threads()
-    old_det = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det)
-
-
 def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
@@ -213,6 +194,12 @@ class Trajectory:
         """One record per checkpoint: iteration, lr, train_loss/train_acc (mean since the previous
         checkpoint), and test_loss/test_acc where evaluated."""
         return self.checkpoint(self.iterations[-1])["metrics"]
+
+    @property
+    def arithmetic(self) -> dict | None:
+        """How the run's last checkpoint was computed (torch version, CPU capability, threads,
+        device; see `lib.runtime`): stored with the run, not part of its identity."""
+        return self.checkpoint(self.iterations[-1]).get("arithmetic")
 
     def metric(self, name: str) -> tuple[list[int], list[float]]:
         """(iterations, values) of one metric, skipping checkpoints where it was not measured."""
@@ -293,7 +280,7 @@ def _run(cfg, data, model, opt, traj, start, history, progress, stop_at):
             history.append(rec)
             storage.save(traj.checkpoint_path(it), _to_cpu({
                 "iteration": it, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "metrics": list(history)}))
+                "metrics": list(history), "arithmetic": arithmetic(cfg.threads, cfg.device)}))
             window_loss, window_correct, window_n = 0.0, 0, 0
             bar.set_postfix(loss=rec["train_loss"], refresh=False)
         if it >= end:
@@ -321,26 +308,33 @@ def _run(cfg, data, model, opt, traj, start, history, progress, stop_at):
     bar.close()
 
 
+CONTINUATION_EVERY = 500  # checkpoint spacing of a continuation (its endpoint is what the pages use)
+
+
 class Continuation(Trajectory):
     """A run restarted from the stored base run at iteration ``t`` and trained on to T (a perturbed
     branch, a linearized switch). Its folder is ``<kind>_<hash of key>``; checkpoints at t, every
-    500 iterations, and T; a missing or damaged one is recomputed by ``rerun(key, store)``."""
+    ``every`` iterations, and T; a missing or damaged one is recomputed by ``rerun(key, store)``."""
 
-    def __init__(self, kind: str, key, t: int, store: storage.RunStore, rerun, what: str = "t"):
+    def __init__(self, kind: str, key, t: int, store: storage.RunStore, rerun, what: str = "t",
+                 every: int = CONTINUATION_EVERY):
         cfg = key.base
         if not isinstance(t, int) or isinstance(t, bool) or not 0 <= t <= cfg.steps:
             raise ValueError(f"{what} must be an integer in [0, {cfg.steps}]; got {t!r}")
+        _positive_int("every", every, zero_ok=False)
         super().__init__(cfg, store, store.run_dir(kind, key))
         self.key, self.t, self._rerun = key, t, rerun
-        self.iterations = sorted({t, cfg.steps, *range(t - t % 500 + 500, cfg.steps, 500)})
+        self.iterations = sorted({t, cfg.steps, *range(t - t % every + every, cfg.steps, every)})
 
     def _recompute(self) -> None:
         self._rerun(self.key, self.store, progress=False)
 
 
 def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore | None = None,
-                 progress: bool | None = None, what: str = "t") -> Continuation:
-    """Train (or resume, or open) a continuation of the base run ``key.base`` from iteration ``t``.
+                 progress: bool | None = None, what: str = "t", every: int = CONTINUATION_EVERY,
+                 cls: type = Continuation) -> Continuation:
+    """Train (or resume, or open) a continuation of the base run ``key.base`` from iteration ``t``
+    (an instance of ``cls``, checkpoints every ``every`` iterations).
 
     ``start(base_checkpoint)`` returns the module to train and its first checkpoint (model state,
     optimizer state, metrics); the optimizer, schedule, batches and thread count are the base
@@ -352,7 +346,7 @@ def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore |
     if t not in base.iterations:
         raise ValueError(f"{what}={t} is not a checkpoint of the base run "
                          f"(every {cfg.ckpt_every} iterations up to {cfg.steps})")
-    run = Continuation(kind, key, t, store, rerun, what)
+    run = cls(kind, key, t, store, rerun, what, every)
     if storage.load_or_none(run.checkpoint_path(cfg.steps), warn=False) is not None:
         return run
     data = load_dataset(cfg.dataset)

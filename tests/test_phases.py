@@ -1,76 +1,139 @@
+"""The regime classifier on synthetic kernel series with a planted answer for every regime.
+
+Kernels are points of R^(n x n) built from an orthonormal basis e_0, e_1, ... (float64): a planted
+rotation from e_0 towards e_1 (the fast phase), and jitter or a random process in other basis
+directions. For small angles S = 1 - cos ≈ angle^2 / 2, which is what the classifier's
+statistics rest on; none of the series below was tuned on the classifier's output.
+"""
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from lib import phases
 
+STEPS, EVERY = 1500, 25
+DTS = [25, 50, 100, 200]
 
-def _basis(n=12, k=6, seed=0):
+
+def _basis(k, n=16, seed=0):
     g = torch.Generator().manual_seed(seed)
     q, _ = torch.linalg.qr(torch.randn(n * n, k, generator=g, dtype=torch.float64))
     return [q[:, i].reshape(n, n) for i in range(k)]
 
 
-def synthetic(kind, t0=300, steps=1500, every=25, seed=0):
-    """Kernels on a sphere: 'two-phase' rotates 1 rad by t0 then jitters in a fixed cone;
-    'drift' rotates at a constant speed forever (no floor, no plateau)."""
-    e = _basis(seed=seed)
-    g = torch.Generator().manual_seed(seed + 1)
+def _times():
+    return list(range(0, STEPS + 1, EVERY))
+
+
+def _rotation(t, t0, angle):
+    """Angle reached at t: constant speed up to t0, then stop."""
+    return angle * min(t / t0, 1.0) if t0 else 0.0
+
+
+def series(kind, seed=0, t0=300):
+    """A planted kernel series {t: H}; the norm grows with t (S must not care)."""
+    rng = np.random.default_rng(seed + 100)
+    dims = 60
+    unit = math.sqrt(20 / dims)  # jitter sizes below are per direction for 20 directions
+    e = _basis(2 + dims, seed=seed)
+    ts = _times()
+    jitter_dirs = e[2:]
+
+    def point(phi, coords):
+        h = math.cos(phi) * e[0] + math.sin(phi) * e[1]
+        return h + sum(float(c) * d for c, d in zip(coords, jitter_dirs))
+
     out = {}
-    for t in range(0, steps + 1, every):
-        if kind == "two-phase":
-            phi = min(t / t0, 1.0)
-            h = math.cos(phi) * e[0] + math.sin(phi) * e[1]
-            noise = sum(c * b for c, b in zip(torch.randn(3, generator=g, dtype=torch.float64), e[2:5]))
-            h = h + 0.02 * noise
-        else:
-            phi = 1.5 * t / steps
-            h = math.cos(phi) * e[0] + math.sin(phi) * e[1]
-        out[t] = h * (1 + t / 100)  # growing norm: S must not care
-    return out
+    if kind == "cone":  # 1.5 rad by t0, then i.i.d. jitter inside a fixed cone
+        for t in ts:
+            out[t] = point(_rotation(t, t0, 1.5), rng.normal(0, unit * 0.01, dims))
+    elif kind == "lazy":  # the same fast phase, then frozen up to arithmetic-size jitter
+        for t in ts:
+            out[t] = point(_rotation(t, t0, 1.5), rng.normal(0, unit * 1e-6, dims) if t >= t0 else np.zeros(dims))
+    elif kind == "drift":  # constant speed over the whole window, small jitter
+        for t in ts:
+            out[t] = point(1.2 * t / STEPS, rng.normal(0, unit * 0.002, dims))
+    elif kind == "random-walk":  # angle^2 grows like t
+        walk = np.cumsum(rng.normal(0, unit * 0.02, (len(ts), dims)), axis=0)
+        for t, w in zip(ts, walk):
+            out[t] = point(0.0, w)
+    elif kind == "sqrt":  # fractional Brownian motion, Hurst 1/4: S(t, tau) grows like sqrt(t - tau)
+        x = np.array(ts[1:], float)
+        hh = 0.25
+        cov = 0.5 * (x[:, None] ** (2 * hh) + x[None, :] ** (2 * hh) - np.abs(x[:, None] - x[None, :]) ** (2 * hh))
+        chol = np.linalg.cholesky(cov + 1e-12 * np.eye(len(x)))
+        path = np.vstack([np.zeros(dims), chol @ rng.normal(0, unit * 0.01, (len(x), dims))])
+        for t, w in zip(ts, path):
+            out[t] = point(0.0, w)
+    elif kind == "power-law":  # one smooth regime: jitter whose size decays like a power law, no break
+        for t in ts:
+            out[t] = point(0.0, rng.normal(0, unit * 0.3 * (1 + t / EVERY) ** -0.5, dims))
+    else:
+        raise ValueError(kind)
+    return {t: h * (1 + t / 100) for t, h in out.items()}
 
 
-def test_two_phase_series_passes_every_criterion():
-    s = phases.cone_summary(synthetic("two-phase"), [25, 50, 100, 200], [150, 375, 750, 1125])
-    assert min(s.drop.values()) > 3
-    assert s.floor_spread < 0.5 * s.dt_spread
-    assert all(p["plateaus"] for p in s.plateau.values())
-    assert 250 <= s.transition <= 400  # planted at 300
+PLANTED = {"cone": "cone", "lazy": "lazy", "drift": "drifting", "random-walk": "drifting", "sqrt": "drifting",
+           "power-law": "no-transition"}
+NOISE = {"lazy": 1e-9}  # the planted instrument noise (S of the lazy series' jitter is ~1e-10)
 
 
-def test_drifting_series_fails_floor_and_plateau():
-    s = phases.cone_summary(synthetic("drift"), [25, 50, 100, 200], [150, 375, 750, 1125])
-    assert s.floor_spread > 0.5 * s.dt_spread  # S grows with dt: no shared floor
-    assert not any(p["plateaus"] for p in s.plateau.values())
-    assert max(s.drop.values()) < 3
+@pytest.mark.parametrize("kind", sorted(PLANTED))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_planted_regime_is_found(kind, seed):
+    r = phases.regime(series(kind, seed), DTS, noise=NOISE.get(kind, 0.0))
+    assert r.name == PLANTED[kind], (kind, seed, r.reason)
+
+
+def test_cone_statistics_and_transition_interval():
+    r = phases.regime(series("cone"), DTS)
+    lo, hi = r.transition_interval
+    assert lo <= r.transition <= hi
+    assert 250 <= r.transition <= 350 and lo <= 300 <= hi  # planted at 300
+    assert r.floor_slope.below(phases.FLOOR_SLOPE_MAX) and r.ref_growth_pooled.below(phases.REF_GROWTH_MAX)
+    assert all(tau >= lo for tau in r.taus)  # references after the transition, as in the papers
+    assert r.dbic > phases.CHANGE_POINT_BIC and r.drop > phases.DROP_MIN
+
+
+def test_drift_and_random_walk_floor_slopes_are_near_theory():
+    """S ≈ angle^2 / 2: a constant-speed drift has floors growing like dt^2, a random walk like dt."""
+    assert phases.regime(series("drift"), DTS).floor_slope.value == pytest.approx(2.0, abs=0.3)
+    assert phases.regime(series("random-walk"), DTS).floor_slope.value == pytest.approx(1.0, abs=0.4)
+
+
+def test_lazy_needs_the_noise_floor():
+    """Without a measured noise floor the frozen kernel's jitter is motion; with it, it is noise."""
+    k = series("lazy")
+    assert phases.regime(k, DTS, noise=1e-9).name == "lazy"
+    assert phases.regime(k, DTS, noise=0.0).name != "lazy"
+
+
+@pytest.mark.parametrize("kind", ["cone", "drift", "power-law"])
+def test_regime_is_invariant_to_scaling(kind):
+    k = series(kind)
+    a = phases.regime(k, DTS)
+    b = phases.regime({t: 37.0 * h for t, h in k.items()}, DTS)
+    assert a.name == b.name and a.transition == b.transition
+    assert a.floor_slope.value == pytest.approx(b.floor_slope.value, rel=1e-6)
+
+
+def test_setting_regime_decisive_only_when_seeds_agree():
+    cones = [phases.regime(series("cone", s), DTS) for s in range(3)]
+    assert phases.setting_regime(cones).name == "cone"
+    mixed = cones[:2] + [phases.regime(series("drift"), DTS)]
+    v = phases.setting_regime(mixed)
+    assert v.name == "inconclusive" and v.names == ["cone", "cone", "drifting"]
+    lo, hi = phases.setting_regime(cones).transition_interval
+    assert lo <= 300 <= hi
+    with pytest.raises(ValueError):
+        phases.setting_regime([])
 
 
 def test_window_and_bad_dt():
-    k = synthetic("two-phase")
-    s = phases.cone_summary(k, [25], [150], window_end=600)
-    assert s.window == (0, 600)
+    k = series("cone")
+    r = phases.regime(k, [25], window_end=900)
+    assert r.window == (0, 900)
     with pytest.raises(ValueError, match="dt=1000"):
-        phases.cone_summary(k, [1000], [150], window_end=600)
-
-
-def test_verdict_two_phases_with_interval_around_planted_transition():
-    v = phases.verdict([synthetic("two-phase", seed=s) for s in range(3)], [25, 50, 100, 200],
-                       [150, 375, 750, 1125])
-    assert v.two_phases == "yes"
-    lo, hi = v.interval
-    assert lo <= 300 <= hi + 50 and hi - lo <= 150  # planted at 300 (the criterion reacts within a checkpoint or two)
-    assert v.fraction("plateau") == 1.0
-
-
-def test_verdict_none_on_drift():
-    v = phases.verdict([synthetic("drift", seed=s) for s in range(3)], [25, 50, 100, 200], [150, 375, 750, 1125])
-    assert v.two_phases == "no"
-    assert v.fraction("shared floor") == 0 and v.fraction("plateau") == 0
-
-
-def test_verdict_mixed_and_empty():
-    v = phases.verdict([synthetic("two-phase"), synthetic("drift")], [25, 50, 100, 200], [150, 375])
-    assert v.two_phases == "mixed"
-    with pytest.raises(ValueError):
-        phases.verdict([], [25], [150])
+        phases.regime(k, [1000], window_end=900)

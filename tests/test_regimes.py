@@ -1,0 +1,89 @@
+"""The regime instrument on real (small) runs: the noise floor it measures, the lazy control it
+must call lazy, the arithmetic each run records, and a verdict that does not depend on the CPU."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT, tiny_config
+from lib import kernels, pages, phases, runtime, storage, training
+from lib import linearization as L
+
+
+def test_arithmetic_is_recorded_and_not_part_of_identity(store):
+    cfg = tiny_config()
+    traj = training.train(cfg, store)
+    rec = traj.arithmetic
+    assert rec == runtime.arithmetic(cfg.threads, cfg.device)
+    assert rec["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and rec["threads"] == cfg.threads
+    assert traj.path.name == f"train_{storage.config_hash(cfg)}"
+    assert "cpu_capability" not in (traj.path / "config.json").read_text()
+    assert "CPU capability" in runtime.arithmetic_text(rec)
+
+
+def test_noise_floor_sources(store):
+    """BatchNorm statistics re-estimated on other batches move the kernel measurably; the other
+    eNTK engine only changes rounding."""
+    cfg = tiny_config(arch="resnet20", width=2, steps=40, milestones=(30,))
+    traj = training.train(cfg, store)
+    noise = kernels.noise_floor(traj, [20, 40], n_probe=20)
+    assert set(noise) == {"arithmetic", "bn batches"}
+    assert all(0 <= s < 1e-9 for s in noise["arithmetic"])
+    assert all(s > 1e-9 for s in noise["bn batches"])
+    again = kernels.noise_floor(traj, [20, 40], n_probe=20)  # cached: identical
+    assert again == noise
+    lenet = kernels.noise_floor(training.train(tiny_config(), store), [20], n_probe=20)
+    assert set(lenet) == {"arithmetic"}  # no BatchNorm: nothing else to vary
+
+
+def test_lazy_control_is_lazy_and_the_base_run_is_not(store):
+    """The linearized run's eNTK is constant by construction: the instrument, with the base run's
+    measured noise floor, calls it lazy; the standard run itself is not."""
+    cfg = tiny_config(steps=400, ckpt_every=10, eval_every=100, milestones=(400,))
+    page = pages.PageSetup("smoke", cfg, "sum", 30, "reestimate")
+    base = training.train(cfg, store)
+    lin = L.switch_run(L.SwitchConfig(cfg, 150, ckpt_every=10), store)
+    assert lin.iterations[:3] == [150, 160, 170]
+    p150, p400 = lin.state_dict(150), lin.state_dict(400)
+    assert any(not torch.equal(p150[k], p400[k]) for k in p150 if k.startswith("theta__"))  # it trains
+    k_lin = kernels.trajectory_kernels(lin, kind="sum", n_probe=30)
+    assert kernels.kernel_distance(k_lin[160], k_lin[400]) < 1e-12
+    dts = [10, 20, 40]
+    series = {**{t: h for t, h in pages.run_kernels(page, base).items() if t < 150}, **k_lin}
+    lazy = pages.judge_run(page, lin, "lazy", dts, kernels=series, noise_run=base)
+    assert lazy.raw.name == "lazy" and lazy.centered.name == "lazy"
+    run = pages.judge_run(page, base, "base", dts)
+    assert run.raw.name != "lazy" and run.raw.noise_ratio.lo > phases.NOISE_RATIO
+
+
+_SCRIPT = """
+import hashlib, json, torch, lib
+page = lib.pages.setup(preset="smoke")
+a = lib.pages.cone_analysis(page)
+w = torch.cat([p.flatten() for p in a.traj.params(page.cfg.steps).values()])
+print(json.dumps({"raw": a.setting.raw.name, "centered": a.setting.centered.name,
+                  "capability": torch.backends.cpu.get_cpu_capability(),
+                  "params": hashlib.sha256(w.numpy().tobytes()).hexdigest()}))
+"""
+
+
+@pytest.mark.slow
+def test_cone_verdict_same_under_two_cpu_capabilities(tmp_path):
+    """The smoke-scale cone verdict in two processes whose arithmetic differs on purpose
+    (ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA one step below the native one)."""
+    native = torch.backends.cpu.get_cpu_capability()
+    lower = {"AVX512": ("avx2", "AVX2"), "AVX2": ("default", "SSE41")}.get(native)
+    if lower is None:
+        pytest.skip(f"CPU capability {native}: no lower capability to compare against")
+    out = {}
+    for name, extra in (("native", {}), ("lower", {"ATEN_CPU_CAPABILITY": lower[0], "ONEDNN_MAX_CPU_ISA": lower[1]})):
+        env = {**os.environ, "TWOPHASE_STORE": str(tmp_path / name), "TWOPHASE_PROGRESS": "0", **extra}
+        proc = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["native"]["capability"] != out["lower"]["capability"]
+    assert out["native"]["params"] != out["lower"]["params"], "the arithmetic variant did not change the bits"
+    assert (out["native"]["raw"], out["native"]["centered"]) == (out["lower"]["raw"], out["lower"]["centered"])
