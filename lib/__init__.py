@@ -1,7 +1,9 @@
 """Training and eNTK helpers for the two-phase learning-dynamics book.
 
-One module per concept: `data`, `models`, `training`, `kernels`, `storage`,
-`plots`, and `pages` (parameter checking and presets shared by the book's pages).
+One module per concept: `data`, `models`, `training`, `kernels`, `linearization`,
+`perturbation`, `phases` (the regime classifier), `runtime` (threads, determinism, the
+arithmetic a run records), `storage`, `plots`, and `pages` (presets, parameter checking and
+the computations the book's pages share).
 """
 from . import data, kernels, models, pages, plots, storage, training  # noqa: F401
 from .data import DATASETS, load_dataset, probe_indices  # noqa: F401

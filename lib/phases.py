@@ -89,7 +89,8 @@ class Regime:
     name: one of ``REGIMES``; reason: the decision in one sentence; centered: S on C H C;
     window: (first, last) iteration analysed; transition / transition_interval: the change point
     and its 95% interval (None without one); dbic: BIC(one power law) - BIC(phase then floor);
-    drop: early peak / fitted floor of S(t, t+dt_min); noise: the noise floor used; floor: late
+    drop: early peak / fitted floor of S(t, t+dt_min); noise: the noise floor used (the measured
+    one, raised to ``S_RESOLUTION``); floor: late
     median of S(t, t+dt) per dt; noise_ratio: floor of the largest dt / noise; floor_slope:
     d log floor / d log dt; taus: the references used; ref_growth: late growth exponent per τ;
     ref_growth_pooled: their mean (None without references).
@@ -243,7 +244,7 @@ def regime(kernels: dict, dts, window_end: int | None = None, noise: float = 0.0
         pooled = _ci(float(sum(wi * g.value for wi, g in zip(w, growth.values()))), w @ np.vstack(draws))
 
     name, reason = _decide(has_transition, dbic, drop, noise_ratio, floor_slope, pooled)
-    return Regime(name, reason, centered, (start, end), transition, interval, dbic, drop, noise, floor,
+    return Regime(name, reason, centered, (start, end), transition, interval, dbic, drop, noise_eff, floor,
                   noise_ratio, floor_slope, tuple(growth), growth, pooled)
 
 

@@ -240,7 +240,7 @@ def seed_band(curves, ax=None, ylabel: str = "", logy: bool = False, label: str 
 
 def regime_panel(run, dts, ax=None, centered: bool = False, window_end=None):
     """One run's adjacent distances S(θ(t), θ(t+dt)) for the smallest and largest dt (log scale),
-    its measured noise floor (dashed), its transition interval (band) and its regime in the title.
+    its noise floor (dashed; the measured one, at least the resolution of S), its transition interval (band) and its regime in the title.
     ``run``: a `lib.pages.RunRegime`."""
     from .kernels import adjacent_distances
     r = run.regime(centered)
@@ -250,7 +250,7 @@ def regime_panel(run, dts, ax=None, centered: bool = False, window_end=None):
         ts, s = adjacent_distances({t: h for t, h in run.kernels.items() if window_end is None or t <= window_end},
                                    dt, centered)
         ax.plot(ts, np.maximum(s, 1e-17), "-", lw=1.4, label=f"dt = {dt}")
-    ax.axhline(max(r.noise, 1e-17), color="k", ls="--", lw=1, label="noise floor")
+    ax.axhline(r.noise, color="k", ls="--", lw=1, label="noise floor")
     if r.transition_interval is not None:
         ax.axvspan(*r.transition_interval, color="tab:orange", alpha=0.2, lw=0, label="transition (95%)")
     ax.set_yscale("log")

@@ -6,10 +6,11 @@ buffers, optimizer state, metrics so far) at every iteration of
 configuration it resumes from the last valid checkpoint (or returns at once if
 the run is complete); a damaged checkpoint is detected and recomputed.
 
-Determinism: ``torch.use_deterministic_algorithms(True)``, a fixed thread count
+Determinism (see `lib.runtime`): ``torch.use_deterministic_algorithms(True)``, a fixed thread count
 (``cfg.threads``; 1 and 2 threads give different trajectories), and a batch
 order and augmentation that depend only on ``(seed, iteration)``. Two runs of
-one configuration on one machine type end bitwise identical.
+one configuration end bitwise identical when they share the CPU capability, torch
+version, thread count and device; each checkpoint records these (``Trajectory.arithmetic``).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import storage
-from .runtime import arithmetic, deterministic, show_progress  # noqa: F401 (re-exported)
+from .runtime import arithmetic, deterministic, show_progress
 
 # cuBLAS needs this before its first call for deterministic results (harmless on CPU)
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

@@ -67,6 +67,12 @@ def series(kind, seed=0, t0=300):
         path = np.vstack([np.zeros(dims), chol @ rng.normal(0, unit * 0.01, (len(x), dims))])
         for t, w in zip(ts, path):
             out[t] = point(0.0, w)
+    elif kind.startswith("ou-"):  # the fast phase, then an Ornstein-Uhlenbeck process (mean-reverting)
+        tc, x = float(kind[3:]), np.zeros(dims)
+        a = math.exp(-EVERY / tc)
+        for t in ts:
+            x = a * x + math.sqrt(1 - a * a) * rng.normal(0, unit * 0.01, dims)
+            out[t] = point(_rotation(t, t0, 1.5), x)
     elif kind == "power-law":  # one smooth regime: jitter whose size decays like a power law, no break
         for t in ts:
             out[t] = point(0.0, rng.normal(0, unit * 0.3 * (1 + t / EVERY) ** -0.5, dims))
@@ -101,6 +107,15 @@ def test_drift_and_random_walk_floor_slopes_are_near_theory():
     """S ≈ angle^2 / 2: a constant-speed drift has floors growing like dt^2, a random walk like dt."""
     assert phases.regime(series("drift"), DTS).floor_slope.value == pytest.approx(2.0, abs=0.3)
     assert phases.regime(series("random-walk"), DTS).floor_slope.value == pytest.approx(1.0, abs=0.4)
+
+
+@pytest.mark.parametrize("tc,expected", [(5, "cone"), (20000, "drifting")])
+def test_mean_reverting_motion(tc, expected):
+    """Not a planted answer the classifier was written for: after the same fast phase, an
+    Ornstein-Uhlenbeck process. Decorrelating faster than the smallest dt it is confined to a cone;
+    with a correlation time far beyond the window it is a random walk (drifting)."""
+    names = [phases.regime(series(f"ou-{tc}", seed), DTS).name for seed in range(3)]
+    assert names == [expected] * 3, names
 
 
 def test_lazy_needs_the_noise_floor():
