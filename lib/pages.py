@@ -298,7 +298,7 @@ def linear_sweep(page: PageSetup, switch=None) -> dict:
 
 NOISE_CHECKPOINTS = 3  # late checkpoints of the window at which the instrument's noise floor is measured
 LAZY_SWITCH_FRACTION = 0.5  # the lazy control switches to linearized training at this fraction of the window
-DRIFT_CONTROL = "mlp"  # the real control: measured drifting (all seeds, raw and centered) at the default preset
+DRIFT_CONTROL = "mlp"  # the real control: measured drifting (every seed, centered S) at the default preset
 CHEAP_ARCHS = ("lenet5", "lenet_300_100")  # controls in their own setting below the `full` preset
 
 
@@ -427,7 +427,7 @@ def cone_controls(page: PageSetup, dts=None) -> Controls | None:
     return Controls(page, switch, lazy, real, real_page)
 
 
-def counterexample_analysis(page: PageSetup, name: str = "plain", dts=None) -> dict[str, SettingResult]:
+def counterexample_analysis(page: PageSetup, name: str = DRIFT_CONTROL, dts=None) -> dict[str, SettingResult]:
     """The page's setting and its counterexample variant ``name``, each judged over the preset's seeds."""
     dts, _ = cone_grids(page, dts)
     seed_list = seeds(page)
@@ -442,7 +442,7 @@ def regime_rows(runs) -> list[dict]:
             r = run.regime(c)
             iv = r.transition_interval
             rows.append({
-                "run": run.label, "S": "centered" if c else "raw (decides)" if not phases.DECIDING_CENTERED else "raw",
+                "run": run.label, "S": ("centered" if c else "raw") + (" (decides)" if c == phases.DECIDING_CENTERED else ""),
                 "regime": r.name,
                 "transition [95%]": "none" if iv is None else f"{r.transition} [{iv[0]}, {iv[1]}]",
                 "BIC diff": f"{r.dbic:.1f}", "drop": f"{r.drop:.3g}",
@@ -471,7 +471,7 @@ class Claims:
 
 
 def _both(measure, verdict) -> dict:
-    """Measured text and verdict on raw S (which decides) and on centered S."""
+    """Measured text and verdict on raw S and on centered S (which decides: phases.DECIDING_CENTERED)."""
     out = {f"measured, {n} S": measure(c) for n, c in (("raw", False), ("centered", True))}
     out.update({f"holds here, {n} S": verdict(c) for n, c in (("raw", False), ("centered", True))})
     return out
@@ -543,17 +543,17 @@ def claims(page: PageSetup) -> Claims:
                    f"{100 * gain_before:.1f} / {100 * gain_after:.1f} points (no S involved)")
     rows = [
         dict(claim="Phase I: the kernel moves fast, then the adjacent distance drops to a floor (Fort et al.)",
-             papers="VGG-16, CIFAR-10; Phase I about 2000 it.",
+             papers="Fig 1(b); Phase I approximately 0 < t < 2000",
              **_both(lambda c: "transition per seed " + seeds_text(_interval(r.regime(c)) for r in runs),
                      lambda c: _transition_claim([r.regime(c) for r in runs])), page="cone"),
         dict(claim="Cone (b): after the transition the adjacent distance has a floor shared by every dt",
-             papers="VGG-16, CIFAR-10, T = 10^4",
+             papers="Fig 1(b), T = 10^4",
              **_both(lambda c: f"slope of log floor vs log dt per seed (< {phases.FLOOR_SLOPE_MAX:g}): "
                                + seeds_text(r.regime(c).floor_slope.fmt() for r in runs),
                      lambda c: phases.below_threshold([r.regime(c).floor_slope for r in runs],
                                                       phases.FLOOR_SLOPE_MAX)), page="cone"),
         dict(claim="Cone (a): the distance to any reference τ after the transition rises, then levels off",
-             papers="VGG-16, CIFAR-10, τ = 2000-8000",
+             papers="Fig 1(a), τ = 2000-8000",
              **_both(lambda c: f"growth exponent per seed (< {phases.REF_GROWTH_MAX:g}): "
                                + seeds_text(growth(r.regime(c)) for r in runs),
                      lambda c: phases.below_threshold([r.regime(c).ref_growth_pooled for r in runs],
@@ -571,18 +571,18 @@ def claims(page: PageSetup) -> Claims:
                          controls.lazy.regime(c).name == "lazy" and controls.real.regime(c).name == "drifting")),
              page="cone"),
         dict(claim="Chaos: a 1e-7 perturbation early ends in another basin, late it does not",
-             papers="VGG-16 / ResNet-20, CIFAR-10; inflection 2500 / 100-500 it.",
+             papers="extended paper; per a summary of it, inflection near 2500 it. (VGG-16), 100-500 (ResNet-20)",
              **_both(lambda c: chaos_text,
                      lambda c: _chaos_claim(chaos)), page="chaos"),
         dict(claim="Linear advantage: switching to linearized training later gives better test accuracy, "
                    "most after the transition",
-             papers="VGG-16, CIFAR-10, T = 10^4",
+             papers="Fig 2, T = 10^4; gain 'especially when t > 2000'",
              **_both(lambda c: linear_text,
                      lambda c: "inconclusive" if t_lin is None else
                      _holds(acc[sw[-1]] - acc[sw[0]] > LINEAR_MIN_GAIN and gain_after >= gain_before)), page="linear"),
         dict(claim="Not universal: a setting where the kernel keeps moving and no two phases appear",
              papers="unnamed setting (Fig 3)",
-             **_both(lambda c: f"counterexample ({COUNTEREXAMPLES['plain']}): " + cx.regime(c).sentence,
+             **_both(lambda c: f"counterexample {DRIFT_CONTROL!r} ({COUNTEREXAMPLES[DRIFT_CONTROL]}): " + cx.regime(c).sentence,
                      lambda c: phases.regime_claim(cx.regime(c), holds=("drifting", "no-transition"))),
              page="counterexample"),
     ]

@@ -63,7 +63,7 @@ def expand(page_name: str, params: dict, extra: dict | None = None) -> list[list
     if page_name == "cone":
         return [[Job("cone", "seed", s, p) for s in pages.seeds(page)]]
     if page_name == "counterexample":
-        name = extra.get("counterexample", "plain")
+        name = extra.get("counterexample", pages.DRIFT_CONTROL)
         pages.variant(page, name)
         return [[Job("counterexample", "seed", s, p, e) for s in pages.seeds(page)]
                 + [Job("counterexample", "variant", s, p, e) for s in pages.seeds(page)]]
@@ -86,7 +86,7 @@ def run_job(job: Job, store_root: str) -> str:
     page = pages.setup(**dict(job.params))
     extra = dict(job.extra)
     if job.step in ("seed", "variant"):
-        target = pages.variant(page, extra.get("counterexample", "plain")) if job.step == "variant" else page
+        target = pages.variant(page, extra.get("counterexample", pages.DRIFT_CONTROL)) if job.step == "variant" else page
         traj = train(dataclasses.replace(target.cfg, seed=job.value))
         trajectory_kernels(traj, kind=page.kernel, n_probe=page.n_probe, bn=page.bn)
     elif job.page == "chaos":
@@ -237,7 +237,7 @@ def main(argv=None) -> int:
     ap.add_argument("--bn", default="reestimate")
     ap.add_argument("--t0s", type=int, nargs="*", default=None, help="chaos: perturbation times")
     ap.add_argument("--switch", type=int, nargs="*", default=None, help="linear: switch points")
-    ap.add_argument("--counterexample", default=None, help="counterexample: plain or mlp")
+    ap.add_argument("--counterexample", default=None, help="counterexample: mlp (default) or plain")
     ap.add_argument("--store", default=None, help="run store (a shared path on a cluster); default $TWOPHASE_STORE or runs/")
     ap.add_argument("--executor", default="local", choices=EXECUTORS)
     ap.add_argument("--partition", default=None)
