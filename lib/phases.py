@@ -114,10 +114,6 @@ class Regime:
     ref_growth: dict[int, Estimate] = field(default_factory=dict)
     ref_growth_pooled: Estimate | None = None
 
-    @property
-    def decisive(self) -> bool:
-        return self.name != "inconclusive"
-
 
 def _ci(value: float, draws) -> Estimate:
     draws = np.asarray([d for d in draws if np.isfinite(d)])
@@ -149,10 +145,10 @@ def change_point(ts, s, dt: int, eps: float) -> tuple[float, int | None, tuple[i
     ts, s = np.asarray(ts, float), np.asarray(s, float)
     x, y = np.log(ts + dt), np.log(s + eps)
     n = len(y)
-    rss1 = _lstsq_rss(x, y)
-    breaks = range(3, n - 2)  # at least 3 points before the break and 3 after
     if n < 6:
         return float("-inf"), None, None, float("nan")
+    rss1 = _lstsq_rss(x, y)
+    breaks = range(3, n - 2)  # at least 3 points before the break and 3 after
     rss2 = np.array([_lstsq_rss(x[:k], y[:k]) + float(((y[k:] - y[k:].mean()) ** 2).sum()) for k in breaks])
     tiny = 1e-12 * max(rss1, 1e-300)
     rss2 = np.maximum(rss2, tiny)
@@ -208,8 +204,7 @@ def regime(kernels: dict, dts, window_end: int | None = None, noise: float = 0.0
     med = np.median(late, axis=1)
     med_b = np.median(late[:, boot], axis=2)  # (n_dt, n_boot)
     floor = {dt: _ci(med[i], med_b[i]) for i, dt in enumerate(dts)}
-    noise_eff = eps
-    noise_ratio = _ci(med[-1] / noise_eff, med_b[-1] / noise_eff)
+    noise_ratio = _ci(med[-1] / eps, med_b[-1] / eps)
     logdt = np.log(dts)
     if len(dts) > 1:
         slope = float(np.polyfit(logdt, np.log(med + eps), 1)[0])
@@ -246,7 +241,7 @@ def regime(kernels: dict, dts, window_end: int | None = None, noise: float = 0.0
         pooled = _ci(float(sum(wi * g.value for wi, g in zip(w, growth.values()))), w @ np.vstack(draws))
 
     name, reason = _decide(has_transition, dbic, drop, noise_ratio, floor_slope, pooled)
-    return Regime(name, reason, centered, (start, end), transition, interval, dbic, drop, noise_eff, floor,
+    return Regime(name, reason, centered, (start, end), transition, interval, dbic, drop, eps, floor,
                   noise_ratio, floor_slope, tuple(growth), growth, pooled)
 
 
