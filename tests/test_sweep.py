@@ -16,7 +16,7 @@ from lib import pages, storage, sweep, training  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = dict(preset="smoke", steps=50)
-SWITCH = [0, 25, 50]
+SWITCH = [0, 20, 50]  # checkpoints of the smoke preset (every 10 iterations)
 
 
 def test_cli_sweep_then_page_reads_the_results(tmp_path, monkeypatch):
