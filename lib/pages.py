@@ -303,7 +303,7 @@ class RunRegime:
 
     label: what it is ("seed 0", "lazy control", ...); kernels: {iteration: H}; noise: {source: S
     at each of the noise checkpoints} (`lib.kernels.noise_floor`, raw); raw / centered: the
-    `phases.Regime` on raw / centered S; arithmetic: how the run was computed (`lib.runtime`).
+    `phases.Regime` on raw / centered S.
     """
 
     label: str
@@ -311,7 +311,6 @@ class RunRegime:
     noise: dict
     raw: phases.Regime
     centered: phases.Regime
-    arithmetic: dict | None = None
 
     def regime(self, centered: bool = phases.DECIDING_CENTERED) -> phases.Regime:
         return self.centered if centered else self.raw
@@ -333,7 +332,7 @@ def judge_run(page: PageSetup, traj, label: str, dts, taus=None, kernels: dict |
     noise = {c: noise_floor(noise_run, late, centered=c, **kw) for c in (False, True)}
     regimes = {c: phases.regime(k, dts, window_end=end, noise=_noise_value(noise[c]), centered=c, taus=taus)
                for c in (False, True)}
-    return RunRegime(label, k, noise[False], regimes[False], regimes[True], traj.arithmetic)
+    return RunRegime(label, k, noise[False], regimes[False], regimes[True])
 
 
 @dataclass(frozen=True)
@@ -391,9 +390,8 @@ def cone_analysis(page: PageSetup, dts=None, taus=None) -> ConeAnalysis:
 class Controls:
     """The instrument's controls, judged like the run: ``lazy``, the linearized run from the
     checkpoint ``switch`` (its eNTK is constant by construction after it); ``real``, a real setting
-    (``DRIFT_CONTROL``) that the instrument calls drifting; ``page``: the setting they were run in."""
+    (``DRIFT_CONTROL``) that the instrument calls drifting, in the setting ``real_page``."""
 
-    page: PageSetup
     switch: int
     lazy: RunRegime
     real: RunRegime
@@ -419,7 +417,7 @@ def cone_controls(page: PageSetup, dts=None) -> Controls | None:
     lazy = judge_run(page, lin, "lazy control", dts, kernels=lazy_k, noise_run=base)
     real_page = variant(page, DRIFT_CONTROL)
     real = judge_run(real_page, train(real_page.cfg), f"{DRIFT_CONTROL} control", dts)
-    return Controls(page, switch, lazy, real, real_page)
+    return Controls(switch, lazy, real, real_page)
 
 
 def counterexample_analysis(page: PageSetup, name: str = DRIFT_CONTROL, dts=None) -> dict[str, SettingResult]:

@@ -283,10 +283,6 @@ class SettingRegime:
         return [r.name for r in self.per_seed]
 
     @property
-    def transitions(self) -> list[int | None]:
-        return [r.transition for r in self.per_seed]
-
-    @property
     def sentence(self) -> str:
         """The verdict in words, e.g. 'cone in every seed (3 of 3)' or 'inconclusive: the seeds say ...'."""
         n = len(self.per_seed)
@@ -308,9 +304,6 @@ def setting_regime(regimes) -> SettingRegime:
         raise ValueError("setting_regime needs at least one seed's regime")
     names = {r.name for r in regimes}
     return SettingRegime(names.pop() if len(names) == 1 else "inconclusive", regimes)
-
-
-VERDICTS = ("holds", "fails", "inconclusive")
 
 
 def below_threshold(estimates, threshold: float) -> str:
