@@ -40,6 +40,7 @@ from tqdm import tqdm
 from .data import batch_indices, check_choice, probe_indices
 from .models import has_batchnorm, reestimate_bn
 from .runtime import deterministic, show_progress
+from .storage import RunStore
 
 KINDS = ("sum", "trace", "full", "logit:k")
 BN_CHOICES = ("reestimate", "running")
@@ -454,7 +455,20 @@ def bn_batches(data, n_batches: int = 8, batch_size: int = 128, seed: int = BN_B
 
 
 def _kernel_folder(traj, kind, bn, n_probe, probe_seed):
-    return traj.path / "kernels" / f"{kind.replace(':', '-')}_{bn}_n{n_probe}_p{probe_seed}"
+    return traj.path / "kernels" / _kernel_name(kind, bn, n_probe, probe_seed)
+
+
+def _kernel_name(kind, bn, n_probe, probe_seed) -> str:
+    return f"{kind.replace(':', '-')}_{bn}_n{n_probe}_p{probe_seed}"
+
+
+def kernel_done(cfg, iteration: int, kind: str = "sum", n_probe: int = 200, bn: str = "reestimate",
+                probe_seed: int = 0, store=None) -> bool:
+    """Whether the training run ``cfg``'s kernel at ``iteration`` is in the store (a cheap check of
+    the file's presence; loading still verifies it)."""
+    folder = (store or RunStore()).existing_dir("train", cfg)
+    return folder is not None and (folder / "kernels" / _kernel_name(kind, bn, n_probe, probe_seed)
+                                   / f"H_{iteration:07d}.pt").exists()
 
 
 def _kernel_at(traj, it, x, kind, batches, **entk_kwargs):

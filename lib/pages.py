@@ -23,20 +23,26 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
+import numpy as np
+
+from . import perturbation as P
 from . import phases
 from .data import DATASETS, check_choice
-from .kernels import BN_CHOICES, check_kind, noise_floor, trajectory_kernels
+from .kernels import BN_CHOICES, check_kind, kernel_distance, kernel_done, noise_floor, trajectory_kernels
 from .linearization import SwitchConfig, switch_run
 from .models import MODELS
-from .perturbation import chaos_transition
-from .runtime import arithmetic_text, show_progress
-from .training import TrainConfig, train
+from .runtime import arithmetic_text, run_parallel, show_progress
+from .training import TrainConfig, Trajectory, checkpoint_iterations, train
 
 PRESETS = {
-    "smoke": dict(steps=200, n_probe=50, seeds=1, ckpt_every=10),  # 10: enough checkpoints for the regime's fits
-    "default": dict(steps=2000, n_probe=200, seeds=3),
-    "full": dict(steps=4000, n_probe=400, seeds=5),
-    "paper": dict(steps=10_000, n_probe=500, seeds=3),
+    # chaos page: draws per t0, the t0 grid's dense part (a fraction of T: every 2 checkpoint spacings
+    # up to it, doubling after) and the perturbation sizes compared. Each branch trains from t0 to T
+    # (about 20 s at t0 = 0 on 2 cores for the default): the default's 18 branches and 6 sizes are what
+    # its build budget holds; `full` resolves the chaos transition on a dense grid.
+    "smoke": dict(steps=200, n_probe=50, seeds=1, ckpt_every=10, draws=2, dense=0.1, sizes=(1e-7, 1e-3)),  # 10: enough checkpoints for the regime's fits
+    "default": dict(steps=2000, n_probe=200, seeds=3, draws=3, dense=0.05, sizes=(1e-9, 1e-7, 1e-5, 1e-3)),
+    "full": dict(steps=4000, n_probe=400, seeds=5, draws=5, dense=0.1, sizes=(1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)),
+    "paper": dict(steps=10_000, n_probe=500, seeds=3, draws=5, dense=0.1, sizes=(1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)),
 }
 
 # The papers' setting (DESIGN.md section 3, open_lth's CIFAR-10 recipe): full widths, SGD lr 0.1,
@@ -196,24 +202,31 @@ def cone_grids(page: PageSetup, dts=None, taus=None) -> tuple[list[int], list[in
     return dts, taus
 
 
+CHAOS_SPACING = 2  # checkpoint spacings between dense t0s (2 x 25 = 50 iterations by default)
+CHAOS_LAST = 0.8  # no t0 at or after this fraction of T (too little training left to diverge)
+
+
 def chaos_grid(page: PageSetup, t0s=None) -> list[int]:
-    """The perturbation times (None: 0, 25, 50, 100, ... doubling, below 80% of T), checked
-    against the base run's checkpoints."""
-    from .training import checkpoint_iterations
+    """The perturbation times, checked against the base run's checkpoints. None: 0, then every
+    ``CHAOS_SPACING`` checkpoint spacings up to the preset's ``dense`` fraction of T, then
+    doubling, below ``CHAOS_LAST`` of T (default preset: 0, 50, 100, 200, 400, 800; ``full``:
+    every 50 up to 400; each t0 costs a branch per draw)."""
     cfg = page.cfg
     its = checkpoint_iterations(cfg)
     if t0s is None:
-        t0s, t = [0], cfg.ckpt_every
-        while t < 0.8 * cfg.steps:
+        step = CHAOS_SPACING * cfg.ckpt_every
+        t0s = list(range(0, max(step, int(PRESETS[page.preset]["dense"] * cfg.steps)) + 1, step))
+        t = 2 * t0s[-1]
+        while t < CHAOS_LAST * cfg.steps:
             t0s.append(t)
             t *= 2
+        t0s = [t for t in t0s if t in its]
     return check_grid("t0s", t0s, [t for t in its if t < cfg.steps])
 
 
 def switch_grid(page: PageSetup, switch=None) -> list[int]:
     """The switch points t of θ_std→lin(T; t) (None: 0, 50, 100, 200, ... doubling, and T),
     checked against the base run's checkpoints."""
-    from .training import checkpoint_iterations
     cfg = page.cfg
     if switch is None:
         switch, t = [0], 2 * cfg.ckpt_every
@@ -251,29 +264,212 @@ def run_kernels(page: PageSetup, traj) -> dict:
 # The pages and the book's summary table call these, so both show the same numbers (every
 # step is cached in the run store, so whichever runs second only reads).
 
-def chaos_sweep(page: PageSetup, t0s=None, size: float = 1e-7, mode: str = "entry", perturbation_seed: int = 0,
-                progress: bool | None = None) -> dict:
-    """The null control and one perturbed pair per t0, with the transition estimated from the test barrier."""
-    from tqdm import tqdm
+def _chaos_job(job) -> None:
+    """Worker: one perturbed branch trained and compared with its base run (cached in the store)."""
+    cfg, t0, p, kernel, n_probe, bn = job
+    P.chaos_row(train(cfg, progress=False), t0, p, kernel, n_probe, bn, progress=False)
 
-    from . import perturbation as P
-    from .training import train
+
+def _chaos_label(job) -> str:
+    cfg, t0, p = job[:3]
+    return f"seed {cfg.seed}, t0 = {t0}, perturbation {p.size:g} draw {p.seed}"
+
+
+def chaos_rows(page: PageSetup, cfgs, t0s, perturbations, desc: str) -> dict:
+    """{(training seed, t0, perturbation): `perturbation.chaos_row`} for every combination, the
+    branches trained in parallel worker processes (`lib.runtime.run_parallel`)."""
+    jobs = [(c, t0, p, page.kernel, page.n_probe, page.bn) for c in cfgs for p in perturbations for t0 in t0s]
+    for c in cfgs:
+        train(c)
+    todo = [j for j in jobs if not P.branch_done(P.BranchConfig(j[0], j[1], j[2]))]
+    run_parallel(_chaos_job, todo, desc=desc, threads=page.cfg.threads, label=_chaos_label)
+    return {(c.seed, t0, p): P.chaos_row(train(c), t0, p, page.kernel, page.n_probe, page.bn, progress=False)
+            for c, t0, p, *_ in jobs}
+
+
+@dataclass(frozen=True)
+class ChaosSweep:
+    """The chaos page's computation.
+
+    base: the page's run; t0s: the perturbation times; perturbations: one `perturbation.Perturbation`
+    per draw (same size, seeds 0, 1, ...); train_seeds: the training seeds perturbed (one below
+    the ``full`` preset); draws: one list of rows per (training seed, draw), each row the
+    `perturbation.chaos_row` of one t0; labels: "seed s, draw d" per entry of ``draws``; null: the
+    unperturbed restart (`perturbation.null_control`); seed_pairs: `perturbation.compare_endpoints`
+    between the endpoints of two training seeds of the setting (the largest difference SGD
+    makes here), with their labels; transition: the `phases.ChaosTransition` of the test barrier.
+    """
+
+    base: Trajectory
+    t0s: list
+    perturbations: tuple
+    train_seeds: tuple
+    draws: tuple
+    labels: tuple
+    null: dict
+    seed_pairs: tuple
+    pair_labels: tuple
+    transition: phases.ChaosTransition
+
+    def values(self, key: str) -> np.ndarray:
+        """The metric ``key`` of every draw: an array (draws, t0s)."""
+        return np.array([[r[key] for r in rows] for rows in self.draws], dtype=float)
+
+    def reference(self, key: str) -> list[float]:
+        """The metric ``key`` between pairs of training seeds."""
+        return [r[key] for r in self.seed_pairs]
+
+
+def chaos_sweep(page: PageSetup, t0s=None, size: float = 1e-7, mode: str = "entry", perturbation_seed: int = 0,
+                draws: int | None = None) -> ChaosSweep:
+    """The null control, ``draws`` perturbed branches per t0 (the preset's number by default; the
+    training seeds of `seeds` in the ``full`` preset, else the page's seed), the seed-pair
+    reference, and the chaos transition of the test barrier with its interval."""
     t0s = chaos_grid(page, t0s)
-    p = P.Perturbation(size=size, mode=mode, seed=perturbation_seed)
+    n = PRESETS[page.preset]["draws"] if draws is None else draws
+    _opt_int("draws", n, 1)
+    ps = tuple(P.Perturbation(size=size, mode=mode, seed=perturbation_seed + k) for k in range(n))
+    train_seeds = tuple(seeds(page)) if page.preset in ("full", "paper") else (page.cfg.seed,)
+    cfgs = [dataclasses.replace(page.cfg, seed=s) for s in train_seeds]
+    rows = chaos_rows(page, cfgs, t0s, ps, desc="perturbed branches")
     base = train(page.cfg)
-    null = P.null_control(base, t0s[0])
-    rows = [P.chaos_row(base, t0, p, page.kernel, page.n_probe, page.bn)
-            for t0 in tqdm(t0s, desc="perturbed pairs", disable=progress is False)]
-    # more perturbation seeds where the budget allows (the `full` preset): a band, not one draw
-    extra = [dataclasses.replace(p, seed=perturbation_seed + k) for k in range(1, 3)] if page.preset == "full" else []
-    seed_rows = [rows] + [[P.chaos_row(base, t0, q, page.kernel, page.n_probe, page.bn) for t0 in t0s]
-                          for q in tqdm(extra, desc="more perturbation seeds", disable=progress is False)]
-    b0 = rows[0]["barrier_test"]
-    threshold = 0.1 * b0
-    barriers = [r["barrier_test"] for r in rows]
-    t_chaos = P.chaos_transition(t0s, barriers, threshold) if b0 > 0.01 else None
-    return dict(base=base, t0s=t0s, perturbation=p, null=null, rows=rows, seed_rows=seed_rows,
-                threshold=threshold, transition=t_chaos)
+    null = P.null_control(base, t0s[0], progress=False)
+    keys = [(s, p) for s in train_seeds for p in ps]
+    draw_rows = tuple([rows[(s, t0, p)] for t0 in t0s] for s, p in keys)
+    pair_seeds = seeds(page)
+    pairs = [(a, b) for i, a in enumerate(pair_seeds) for b in pair_seeds[i + 1:]]
+    ends = {s: train(dataclasses.replace(page.cfg, seed=s)) for s in pair_seeds}
+    seed_pairs = tuple(seed_pair(page, ends[a], ends[b]) for a, b in pairs)
+    barriers = [[r["barrier_test"] for r in rows_] for rows_ in draw_rows]
+    return ChaosSweep(base, t0s, ps, train_seeds, draw_rows, tuple(f"seed {s}, draw {p.seed}" for s, p in keys),
+                      null, seed_pairs, tuple(f"seeds {a} and {b}" for a, b in pairs),
+                      phases.chaos_transition(t0s, barriers))
+
+
+def seed_pair(page: PageSetup, a: Trajectory, b: Trajectory) -> dict:
+    """`perturbation.compare_endpoints` of two runs that differ in their training seed only, with the
+    kernel distance between their endpoints (cached in the first run's folder)."""
+    T = page.cfg.steps
+
+    def compute():
+        row = P.compare_endpoints(a.cfg, a.state_dict(T), b.state_dict(T))
+        k = [trajectory_kernels(r, [T], kind=page.kernel, n_probe=page.n_probe, bn=page.bn, progress=False)[T]
+             for r in (a, b)]
+        row["kernel_distance"] = kernel_distance(*k)
+        return row
+
+    key = f"seedpair_{b.path.name}_{page.kernel.replace(':', '-')}_{page.bn}_n{page.n_probe}.pt"
+    return dict(a.store.cached(a.path / key, compute))
+
+
+@dataclass(frozen=True)
+class SizeSweep:
+    """The perturbation size against the response: rows[(t0, size)] is the `perturbation.chaos_row`
+    of the first draw; t0s: the first t0 and a late one; sizes: the sizes compared."""
+
+    t0s: tuple
+    sizes: tuple
+    rows: dict
+
+    def curve(self, t0: int, key: str = "barrier_test") -> list[float]:
+        return [self.rows[(t0, s)][key] for s in self.sizes]
+
+
+def size_sweep(page: PageSetup, t0s, sizes=None, mode: str = "entry", perturbation_seed: int = 0) -> SizeSweep:
+    """The response at each t0 of ``t0s`` to each perturbation size (the preset's sizes by default),
+    one draw each, the branches trained in parallel."""
+    sizes = tuple(PRESETS[page.preset]["sizes"] if sizes is None else sizes)
+    ps = [P.Perturbation(size=s, mode=mode, seed=perturbation_seed) for s in sizes]
+    rows = chaos_rows(page, [page.cfg], list(t0s), ps, desc="perturbation sizes")
+    return SizeSweep(tuple(t0s), sizes, {(t0, p.size): rows[(page.cfg.seed, t0, p)] for p in ps for t0 in t0s})
+
+
+JUMP_FACTOR = 3.0  # an adjacent S at least this many times its neighbours' median is a kernel jump
+JUMP_WINDOW = 4  # checkpoints on each side whose median is the jump's reference
+TOP_INPUTS = 0.05  # the share of ||H(t+dt) - H(t)||^2 carried by this fraction of the probe inputs (rows)
+OUTLIER_FACTOR = 3.0  # a draw's barrier at least this many times the median of its t0 (and above the threshold)
+
+
+def _neighbour_ratio(values, i, window=JUMP_WINDOW) -> float:
+    """values[i] over the median of the (known) values of ``window`` neighbours on each side."""
+    lo = max(0, i - window)
+    ref = [v for j, v in enumerate(values[lo:i + window + 1], start=lo) if j != i and v is not None and np.isfinite(v)]
+    med = float(np.median(ref)) if ref else float("nan")
+    return values[i] / med if med > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class KernelJumps:
+    """Kernel jumps of one run and what comes with them.
+
+    iterations: the checkpoints; loss: the mean training loss of the window ending at each
+    checkpoint; norm: ||H(t)||_F; adjacent: S(H(t), H(t + dt)) (centered as the verdict, dt the
+    checkpoint spacing) at ``iterations[:-1]``; top_share_typical: the median over all
+    checkpoints of the share of ||ΔH||² carried by the top ``TOP_INPUTS`` of probe inputs; jumps:
+    one dict per jump (t, S ratio to its neighbours' median, training-loss ratio of the window
+    (t, t + dt], kernel-norm ratio H(t + dt) / H(t), top-input share); without: the run's
+    `phases.Regime` with the kernels after each jump left out, beside ``with_``, the regime as judged.
+    """
+
+    iterations: list
+    loss: list
+    norm: list
+    adjacent: list
+    top_share_typical: float
+    jumps: list
+    with_: phases.Regime
+    without: phases.Regime
+
+
+def _top_share(h1, h2, frac=TOP_INPUTS) -> float:
+    rows = ((h2.double() - h1.double()) ** 2).sum(1)
+    k = max(1, int(round(frac * len(rows))))
+    return float(rows.topk(k).values.sum() / rows.sum())
+
+
+def kernel_jumps(page: PageSetup, analysis: "ConeAnalysis", centered: bool = phases.DECIDING_CENTERED) -> KernelJumps:
+    """Find the jumps of the adjacent kernel distance of the page's run after its change point (at
+    least ``JUMP_FACTOR`` times the median of ``JUMP_WINDOW`` checkpoints on each side) and put each beside the training
+    loss, the kernel's norm and how concentrated the change is on a few inputs; judge the run again
+    without the kernels after the jumps."""
+    end = window_end(page.cfg)
+    k, traj = analysis.kernels, analysis.traj
+    its = [t for t in sorted(k) if t <= page.cfg.steps]
+    loss_at = {m["iteration"]: m.get("train_loss") for m in traj.metrics}
+    loss = [loss_at.get(t) for t in its]
+    norm = [float(k[t].double().norm()) for t in its]
+    adj = [kernel_distance(k[a], k[b], centered) for a, b in zip(its, its[1:])]
+    shares = [_top_share(k[a], k[b]) for a, b in zip(its, its[1:])]
+    r = analysis.run.regime(centered)
+    # the fast first phase is not a jump: look after the change point (else after JUMP_WINDOW checkpoints)
+    start = r.transition if r.transition is not None else its[min(JUMP_WINDOW, len(its) - 1)]
+    jumps = []
+    for i in range(len(adj)):
+        ratio = _neighbour_ratio(adj, i)
+        if its[i] >= start and ratio >= JUMP_FACTOR:
+            li = i + 1
+            loss_ratio = _neighbour_ratio(loss, li) if loss[li] is not None else float("nan")
+            jumps.append(dict(t=its[i], t_next=its[i + 1], s=adj[i], ratio=ratio, loss_ratio=loss_ratio,
+                              norm_ratio=norm[i + 1] / norm[i], top_share=shares[i]))
+    drop = {j["t_next"] for j in jumps}
+    kept = {t: h for t, h in k.items() if t not in drop}
+    taus = [t for t in r.taus if t in kept] or None  # the same references, where they were kept
+    without = phases.regime(kept, analysis.dts, window_end=end, noise=r.noise, centered=centered, taus=taus)
+    return KernelJumps(its, loss, norm, adj, float(np.median(shares)), jumps, r, without)
+
+
+def chaos_outliers(sweep: ChaosSweep) -> list[dict]:
+    """Draws whose test barrier is at least ``OUTLIER_FACTOR`` times the median of their t0 and above
+    the transition's threshold, with the endpoints' test losses (α = 0: the perturbed run, α = 1: the
+    base run) and their disagreement."""
+    tr, out = sweep.transition, []
+    for label, rows in zip(sweep.labels, sweep.draws):
+        for i, r in enumerate(rows):
+            if r["barrier_test"] >= max(OUTLIER_FACTOR * tr.median[i], tr.threshold) and r["barrier_test"] > 0:
+                out.append(dict(t0=r["t0"], draw=label, barrier=r["barrier_test"], median=tr.median[i],
+                                loss_perturbed=r["path_test"][0], loss_base=r["path_test"][-1],
+                                disagreement=r["disagreement"]))
+    return out
 
 
 def linear_sweep(page: PageSetup, switch=None) -> dict:
@@ -350,13 +546,28 @@ class SettingResult:
         return self.centered if centered else self.raw
 
 
+def _judge_job(job) -> None:
+    """Worker: one seed trained, its kernels and noise floors computed (all cached in the store)."""
+    page, dts, taus = job
+    judge_run(page, train(page.cfg, progress=False), "", dts, taus)
+
+
 def judge_setting(page: PageSetup, seed_list, dts, taus=None) -> SettingResult:
-    """Train (cached) and judge the setting once per seed."""
-    runs = tuple(judge_run(page, train(dataclasses.replace(page.cfg, seed=s)), f"seed {s}", dts, taus)
-                 for s in tqdm(seed_list, desc=f"seeds of {page.cfg.arch}", disable=len(seed_list) < 2
-                               or not show_progress(None)))
+    """Train (cached) and judge the setting once per seed; the seeds' runs and kernels are computed
+    in parallel worker processes, the verdicts here from the store."""
+    pages_ = [dataclasses.replace(page, cfg=dataclasses.replace(page.cfg, seed=s)) for s in seed_list]
+    todo = [p for p in pages_ if not _judged(p)]
+    if len(todo) > 1:
+        run_parallel(_judge_job, [(p, dts, taus) for p in todo], desc=f"seeds of {page.cfg.arch}",
+                     threads=page.cfg.threads, label=lambda j: f"seed {j[0].cfg.seed}")
+    runs = tuple(judge_run(p, train(p.cfg), f"seed {p.cfg.seed}", dts, taus) for p in pages_)
     return SettingResult(page, tuple(seed_list), runs,
                          phases.setting_regime(r.raw for r in runs), phases.setting_regime(r.centered for r in runs))
+
+
+def _judged(page: PageSetup) -> bool:
+    """Whether the run's last kernel is stored (then judging it costs loads, not training)."""
+    return kernel_done(page.cfg, page.cfg.steps, kind=page.kernel, n_probe=page.n_probe, bn=page.bn)
 
 
 @dataclass(frozen=True)
@@ -453,13 +664,15 @@ class Claims:
     """Every claim of the papers judged in one setting: ``rows`` (claim, the papers' setting, what
     was measured and the verdict, on raw and on centered S, and the page), and the analyses behind
     them (``cone``: `ConeAnalysis`, ``controls``: `Controls`, ``counter``: {name: `SettingResult`},
-    ``chaos``, ``linear``: the dicts of `chaos_sweep` and `linear_sweep`)."""
+    ``chaos``: `ChaosSweep`, ``agreement``: `phases.Agreement` of the chaos and cone transitions
+    on centered S, ``linear``: the dict of `linear_sweep`)."""
 
     rows: list
     cone: ConeAnalysis
     controls: Controls | None
     counter: dict
-    chaos: dict
+    chaos: ChaosSweep
+    agreement: phases.Agreement
     linear: dict
 
 
@@ -481,25 +694,33 @@ def _interval(r: phases.Regime) -> str:
 
 
 CHAOS_MIN_DRAWS = 3  # perturbation draws below which the chaos claim is inconclusive (one draw flipped across CPUs)
-CHAOS_MIN_BARRIER = 0.01  # test barrier at the earliest t0 below which there is no chaos to speak of
 LINEAR_MIN_GAIN = 0.005  # test-accuracy gain from the first to the last switch point that counts as an advantage
 
 
-def _chaos_claim(chaos: dict) -> str:
-    """fails if the null control is not bitwise identical (then nondeterminism, not chaos, is
-    measured); with fewer than ``CHAOS_MIN_DRAWS`` perturbation draws, inconclusive (one draw gave
-    opposite answers on two processors); else fails if no draw shows chaos at the earliest t0,
-    holds if every draw finds a chaos transition, inconclusive otherwise."""
-    if not chaos["null"]["identical"]:
+def chaos_claim(sweep: ChaosSweep) -> str:
+    """The chaos claim: ``fails`` if the null control is not bitwise identical (then nondeterminism,
+    not chaos, is measured); ``inconclusive`` with fewer than ``CHAOS_MIN_DRAWS`` draws per t0 (one
+    draw gave opposite answers on two processors); ``fails`` without chaos at the first t0 or
+    without a transition on the grid; ``holds`` with a transition whose interval is closed, else
+    ``inconclusive``."""
+    tr = sweep.transition
+    if not sweep.null["identical"]:
         return "fails"
-    draws = chaos["seed_rows"]
-    if len(draws) < CHAOS_MIN_DRAWS:
+    if len(sweep.perturbations) < CHAOS_MIN_DRAWS:
         return "inconclusive"
-    if all(rows[0]["barrier_test"] < CHAOS_MIN_BARRIER for rows in draws):
+    if tr.name != "transition":
         return "fails"
-    t0s = chaos["t0s"]
-    found = [chaos_transition(t0s, [r["barrier_test"] for r in rows], 0.1 * rows[0]["barrier_test"]) for rows in draws]
-    return "holds" if all(f is not None for f in found) else "inconclusive"
+    return "holds" if tr.interval[1] is not None else "inconclusive"
+
+
+def cone_agreement(page: PageSetup, sweep: ChaosSweep, cone: ConeAnalysis,
+                   centered: bool = phases.DECIDING_CENTERED) -> phases.Agreement:
+    """The second paper's claim (the cone begins where the chaos ends): the chaos transition's
+    interval against the cone transitions of the setting's seeds (`phases.agreement`)."""
+    regs = [r.regime(centered) for r in cone.setting.runs]
+    spacing = min(b - a for a, b in zip(sweep.t0s, sweep.t0s[1:]))
+    return phases.agreement(sweep.transition, [r.transition for r in regs], [r.transition_interval for r in regs],
+                            resolution=min(spacing, page.cfg.ckpt_every))
 
 
 def _holds(b: bool) -> str:
@@ -511,7 +732,8 @@ def claims(page: PageSetup) -> Claims:
     cone = cone_analysis(page)
     controls = cone_controls(page)
     counter = counterexample_analysis(page)
-    chaos = chaos_sweep(page, progress=False)
+    chaos = chaos_sweep(page)
+    agree = {c: cone_agreement(page, chaos, cone, c) for c in (False, True)}
     linear = linear_sweep(page)
     setting, cx, runs = cone.setting, counter["counterexample"], cone.setting.runs
 
@@ -521,16 +743,16 @@ def claims(page: PageSetup) -> Claims:
     def growth(r):
         return "none" if r.ref_growth_pooled is None else r.ref_growth_pooled.fmt()
 
-    rows_, t0s = chaos["rows"], chaos["t0s"]
+    tr = chaos.transition
     acc = {t: m["test_acc"] for t, m in linear["final"].items()}
     sw = [t for t in linear["switch"] if t < page.cfg.steps]
     t_lin = cone.run.regime().transition
     after = [t for t in sw if t_lin is not None and t >= t_lin]
     t_mid = after[0] if after else sw[-1]
     gain_before, gain_after = acc[t_mid] - acc[sw[0]], acc[sw[-1]] - acc[t_mid]
-    chaos_text = (f"{len(chaos['seed_rows'])} draw(s) per t0 (first shown): test barrier {rows_[0]['barrier_test']:.3f} at t0 = {t0s[0]}, "
-                  f"{rows_[-1]['barrier_test']:.3f} at t0 = {t0s[-1]}; transition t0 = {chaos['transition']}; null "
-                  f"control {'bitwise identical' if chaos['null']['identical'] else 'NOT identical'} (no S involved)")
+    chaos_text = (f"{tr.n_draws} draws per t0: median test barrier {tr.median[0]:.3f} at t0 = {tr.t0s[0]}, "
+                  f"{tr.median[-1]:.3f} at t0 = {tr.t0s[-1]}; transition t0 = {tr.transition} [{tr.interval_text()}]; "
+                  f"null control {'bitwise identical' if chaos.null['identical'] else 'NOT identical'} (no S involved)")
     linear_text = (f"test acc {100 * acc[sw[0]]:.1f}% (t = {sw[0]}) -> {100 * acc[sw[-1]]:.1f}% (t = {sw[-1]}); "
                    f"standard {100 * linear['reference']['test_acc']:.1f}%; gain before / after t = {t_mid} "
                    f"{100 * gain_before:.1f} / {100 * gain_after:.1f} points (no S involved)")
@@ -570,7 +792,11 @@ def claims(page: PageSetup) -> Claims:
         dict(claim="Chaos: a 1e-7 perturbation early ends in another basin, late it does not",
              papers="extended paper; per a summary of it, inflection near 2500 it. (VGG-16), 100-500 (ResNet-20)",
              **_both(lambda c: chaos_text,
-                     lambda c: _chaos_claim(chaos)), page="chaos"),
+                     lambda c: chaos_claim(chaos)), page="chaos"),
+        dict(claim="The cone begins where the chaos ends: the chaos and cone transitions agree",
+             papers="extended paper, abstract: 'after this transition point the model's functional trajectory is "
+                    "confined to a narrow cone'",
+             **_both(lambda c: agree[c].reason, lambda c: agree[c].verdict), page="chaos"),
         dict(claim="Linear advantage: switching to linearized training later gives better test accuracy, "
                    "most after the transition",
              papers="Fig 2, T = 10^4; gain 'especially when t > 2000'",
@@ -583,4 +809,4 @@ def claims(page: PageSetup) -> Claims:
                      lambda c: phases.regime_claim(cx.regime(c), holds=("drifting", "no-transition"))),
              page="counterexample"),
     ]
-    return Claims(rows, cone, controls, counter, chaos, linear)
+    return Claims(rows, cone, controls, counter, chaos, agree[phases.DECIDING_CENTERED], linear)

@@ -201,10 +201,20 @@ def chaos_row(base: Trajectory, t0: int, p: Perturbation, kernel: str = "sum", n
         row["kernel_distance"] = kernel_distance(k_base, k_br)
         return row
 
-    key = f"compare_{kernel.replace(':', '-')}_{bn}_n{n_probe}.pt"
-    row = dict(base.store.cached(br.path / key, compute))
+    row = dict(base.store.cached(br.path / _compare_key(kernel, bn, n_probe), compute))
     row.update(t0=t0, perturbation=perturbation_report(br))
     return row
+
+
+def _compare_key(kernel: str, bn: str, n_probe: int) -> str:
+    return f"compare_{kernel.replace(':', '-')}_{bn}_n{n_probe}.pt"
+
+
+def branch_done(bcfg: BranchConfig, kernel: str = "sum", n_probe: int = 200, bn: str = "reestimate",
+                store: storage.RunStore | None = None) -> bool:
+    """Whether `chaos_row` of this branch is stored (trained and compared): then it costs a load."""
+    folder = (store or storage.RunStore()).existing_dir("branch", bcfg)
+    return folder is not None and storage.load_or_none(folder / _compare_key(kernel, bn, n_probe), warn=False) is not None
 
 
 def null_control(base: Trajectory, t0: int, progress: bool | None = None) -> dict:
@@ -213,11 +223,3 @@ def null_control(base: Trajectory, t0: int, progress: bool | None = None) -> dic
     a, b = base.state_dict(base.cfg.steps), br.state_dict(base.cfg.steps)
     diff = max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].is_floating_point())
     return dict(t0=t0, identical=states_equal(a, b), max_abs_diff=diff)
-
-
-def chaos_transition(t0s, barriers, threshold: float):
-    """The first t0 after which the barrier stays below ``threshold`` (None if it never does)."""
-    for i, t in enumerate(t0s):
-        if all(b < threshold for b in barriers[i:]):
-            return t
-    return None

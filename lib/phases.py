@@ -198,7 +198,7 @@ def regime(kernels: dict, dts, window_end: int | None = None, noise: float = 0.0
         transition, interval = None, None
 
     # late floors on a common set of late t (every dt is measured at the same checkpoints)
-    late_t = [t for t in sorted(adj[dts[-1]]) if t >= end - span / 3 - dts[-1]]
+    late_t = [t for t in sorted(adj[dts[-1]]) if t >= end - span / 3 - dts[-1] and all(t in adj[dt] for dt in dts)]
     late = np.array([[adj[dt][t] for t in late_t] for dt in dts])  # (n_dt, n_late)
     boot = _block_resamples(len(late_t), rng)
     med = np.median(late, axis=1)
@@ -323,3 +323,138 @@ def regime_claim(setting: SettingRegime, holds=("cone",)) -> str:
     if setting.name in holds:
         return "holds"
     return "inconclusive" if setting.name == "inconclusive" else "fails"
+
+
+# ---------------------------------------------------------------- the chaos transition, and where the cone begins
+
+CHAOS_FRACTION = 0.1  # the chaos has ended once the median test barrier stays below this fraction of its first value
+CHAOS_MIN_BARRIER = 0.01  # a median test barrier at the first t0 below this: no chaos to speak of
+AGREE_MAX_SPAN = 4.0  # an interval whose upper end exceeds this multiple of its lower end is too coarse to compare
+
+
+@dataclass(frozen=True)
+class ChaosTransition:
+    """Where the response to a perturbation turns from chaotic to stable, over several draws.
+
+    t0s: the perturbation times; median / lo / hi: the median, smallest and largest barrier over
+    the draws at each t0; threshold: ``CHAOS_FRACTION`` times the median at the first t0;
+    transition: the first t0 from which the median stays below the threshold (None: no chaos at
+    the first t0, or never stable on the grid); interval: the transition's 95% interval,
+    resolution included: from the grid point before the bootstrap's 2.5% quantile (the barrier
+    fell somewhere after it) to its 97.5% quantile, the upper end None where more than 2.5% of
+    the resamples find no transition on the grid; found: the fraction of bootstrap resamples
+    (over draws) that find one; name: ``transition``, ``no chaos`` or ``no transition``.
+    """
+
+    t0s: tuple
+    median: tuple
+    lo: tuple
+    hi: tuple
+    threshold: float
+    transition: int | None
+    interval: tuple | None
+    found: float
+    n_draws: int
+    name: str
+
+    def interval_text(self) -> str:
+        if self.interval is None:
+            return "none"
+        a, b = self.interval
+        return f"{a}-{b}" if b is not None else f"after {a} (open: not stable on the grid in every resample)"
+
+
+def _stable_index(t0s, median, threshold) -> int | None:
+    below = np.asarray(median) < threshold
+    for i in range(1, len(t0s)):
+        if below[i:].all():
+            return i
+    return None
+
+
+def chaos_transition(t0s, barriers, fraction: float = CHAOS_FRACTION, min_barrier: float = CHAOS_MIN_BARRIER,
+                     n_boot: int = N_BOOT, seed: int = 0) -> ChaosTransition:
+    """The chaos transition of ``barriers`` (one row per draw, one column per t0 of ``t0s``).
+
+    The statistic is the median over draws; its interval comes from resampling the draws (rows)
+    with replacement. With one draw the interval is the grid's resolution alone.
+    """
+    t0s = [int(t) for t in t0s]
+    b = np.atleast_2d(np.asarray(barriers, dtype=float))
+    if b.shape[1] != len(t0s) or len(t0s) < 2 or b.shape[0] < 1:
+        raise ValueError(f"barriers must have one column per t0 ({len(t0s)} t0s, at least 2); got shape {b.shape}")
+    if list(t0s) != sorted(set(t0s)):
+        raise ValueError(f"t0s must be increasing; got {t0s}")
+    med = np.median(b, 0)
+    threshold = fraction * med[0]
+    chaos = med[0] >= min_barrier
+    i = _stable_index(t0s, med, threshold) if chaos else None
+    rng = np.random.default_rng(seed)
+    idx = []
+    for _ in range(n_boot):
+        m = np.median(b[rng.integers(0, len(b), len(b))], 0)
+        idx.append(_stable_index(t0s, m, fraction * m[0]) if m[0] >= min_barrier else None)
+    beyond = len(t0s)  # a resample that finds no transition counts as one beyond the grid
+    all_idx = np.array([beyond if j is None else j for j in idx])
+    found = float(np.mean(all_idx < beyond))
+    interval = None
+    if i is not None:
+        tail = (1 - LEVEL) / 2
+        lo_i = min(i, int(np.quantile(all_idx, tail, method="lower")))
+        hi_i = max(i, int(np.quantile(all_idx, 1 - tail, method="higher")))
+        interval = (t0s[max(lo_i - 1, 0)], None if hi_i >= beyond else t0s[hi_i])
+    name = "no chaos" if not chaos else ("transition" if i is not None else "no transition")
+    return ChaosTransition(tuple(t0s), tuple(med), tuple(b.min(0)), tuple(b.max(0)), float(threshold),
+                           None if i is None else t0s[i], interval, found, len(b), name)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """The second paper's claim, that the cone begins where the chaos ends, judged on intervals.
+
+    verdict: holds (the chaos and cone transitions' intervals overlap and both are resolved: upper
+    end at most ``AGREE_MAX_SPAN`` times the lower), fails (they are disjoint), inconclusive
+    (either is missing or open, or they overlap only because one is too coarse); reason: one
+    sentence; chaos / cone: the intervals compared; ratio: chaos / cone transition, its interval
+    from the intervals' ends (None where either is missing).
+    """
+
+    verdict: str
+    reason: str
+    chaos: tuple | None
+    cone: tuple | None
+    ratio: Estimate | None
+
+
+def _resolved(iv, resolution) -> bool:
+    return iv[1] is not None and iv[1] <= AGREE_MAX_SPAN * max(iv[0], resolution)
+
+
+def agreement(chaos: ChaosTransition, cone_transitions, cone_intervals, resolution: int) -> Agreement:
+    """Compare the chaos transition with the cone transitions of the same setting's seeds.
+
+    ``cone_transitions`` / ``cone_intervals``: each seed's change point and its interval (None where
+    a seed has none); ``resolution``: the finest spacing of the two grids (an interval's lower end
+    is never taken below it when judging its span).
+    """
+    cone_transitions, cone_intervals = list(cone_transitions), list(cone_intervals)
+    if chaos.interval is None:
+        why = ("no chaos: the median test barrier at the first t0 is below "
+               f"{CHAOS_MIN_BARRIER:g}" if chaos.name == "no chaos" else "the barrier never stays low on the grid")
+        return Agreement("inconclusive", f"no chaos transition to compare ({why})", None, None, None)
+    if not cone_transitions or any(t is None for t in cone_transitions):
+        return Agreement("inconclusive", "the cone's change point is not found in every seed", chaos.interval,
+                         None, None)
+    cone = (min(i[0] for i in cone_intervals), max(i[1] for i in cone_intervals))
+    c_lo, c_hi = chaos.interval
+    hi = np.inf if c_hi is None else c_hi
+    point = chaos.transition / float(np.median(cone_transitions))
+    ratio = Estimate(point, c_lo / cone[1], hi / max(cone[0], resolution))
+    text = (f"chaos transition {chaos.transition} [{chaos.interval_text()}], cone transition "
+            f"{float(np.median(cone_transitions)):g} [{cone[0]}-{cone[1]}], ratio {ratio.fmt()}")
+    if c_lo > cone[1] or hi < cone[0]:
+        return Agreement("fails", f"the intervals are disjoint: {text}", chaos.interval, cone, ratio)
+    if not (_resolved(chaos.interval, resolution) and _resolved(cone, resolution)):
+        return Agreement("inconclusive", f"the intervals overlap but one is too coarse to compare (an upper end "
+                         f"above {AGREE_MAX_SPAN:g} times its lower end): {text}", chaos.interval, cone, ratio)
+    return Agreement("holds", f"the intervals overlap: {text}", chaos.interval, cone, ratio)

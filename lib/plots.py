@@ -169,6 +169,9 @@ def mds_map(s, iterations, ax=None):
 def _t0_axis(ax, t0s, marks=None):
     ax.set_xscale("symlog", linthresh=max(1, min([t for t in t0s if t > 0], default=1)))
     ax.set_xlim(0, 1.2 * max(t0s))
+    ticks = [t for i, t in enumerate(t0s) if len(t0s) <= 8 or i % 2 == 0 or t == t0s[-1]]
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("perturbation time t0")
     for label, t in (marks or {}).items():
         if t is not None:
@@ -176,37 +179,97 @@ def _t0_axis(ax, t0s, marks=None):
             ax.text(t, ax.get_ylim()[1], f" {label}", fontsize=7, va="top", rotation=90, color="grey")
 
 
-def chaos_metrics(rows, axes=None, marks=None, seed_rows=None):
-    """Each chaos metric against t0: loss barrier (train subset, test), disagreement, parameter
-    dissimilarity and relative distance, kernel distance between the two endpoints. With
-    ``seed_rows`` (one list of rows per perturbation seed) the range across seeds is shaded."""
+CHAOS_PANELS = (("barrier_test", 1, "test loss barrier", True), ("disagreement", 100, "test disagreement (%)", False),
+                ("rel_distance", 1, "‖θ - θ'‖ / ‖θ‖", True), ("kernel_distance", 1, "S between the endpoints' eNTKs", True))
+SPAN_COLOURS = {"chaos": "tab:orange", "cone": "tab:green"}
+LOG_FLOOR = 1e-6  # values below are drawn at this level on log axes (a barrier can be exactly 0)
+
+
+def chaos_band(sweep, key: str, ax=None, scale: float = 1, ylabel: str = "", logy: bool = False, spans=None):
+    """One chaos metric against t0: median over the draws with the range as a band, the range
+    between pairs of training seeds as a grey band (the largest difference SGD makes), the null
+    control (0) where the axis is linear, and the chaos / cone transition intervals as shaded spans."""
+    ax = _ax(ax)
+    v = scale * sweep.values(key)
+    if logy:
+        v = np.maximum(v, LOG_FLOOR)
+    t0 = sweep.t0s
+    ax.fill_between(t0, v.min(0), v.max(0), alpha=0.25, lw=0, color="tab:blue",
+                    label=f"range over {len(v)} draws")
+    ax.plot(t0, np.median(v, 0), "o-", ms=3.5, color="tab:blue", label="median over draws")
+    ref = [scale * x for x in sweep.reference(key)]
+    if ref:
+        ax.axhspan(min(ref), max(ref), color="grey", alpha=0.2, lw=0)
+        ax.axhline(float(np.median(ref)), color="grey", lw=1, ls="-.",
+                   label=f"two training seeds ({len(ref)} pair{'s' if len(ref) > 1 else ''})")
+    if not logy:
+        ax.axhline(0, color="k", lw=0.8, ls=":", label="null control (bitwise 0)" if sweep.null["identical"] else
+                   "null control: NOT 0")
+    else:
+        ax.set_yscale("log")
+    for name, iv in (spans or {}).items():
+        if iv is not None:
+            hi = iv[1] if iv[1] is not None else 1.2 * max(t0)
+            ax.axvspan(max(iv[0], 0), hi, color=SPAN_COLOURS.get(name, "grey"), alpha=0.15, lw=0,
+                       label=f"{name} transition (95%)")
+    ax.set_ylabel(ylabel)
+    _t0_axis(ax, t0)
+    return ax
+
+
+def chaos_metrics(sweep, axes=None, spans=None):
+    """The four chaos metrics (`CHAOS_PANELS`) on a 2 x 2 grid of `chaos_band` panels."""
     if axes is None:
-        _, axes = plt.subplots(1, 4, figsize=(16, 3.6))
-    if seed_rows and len(seed_rows) > 1:
-        t0 = [r["t0"] for r in rows]
-        for ax, key, scale in ((axes[0], "barrier_test", 1), (axes[1], "disagreement", 100),
-                               (axes[2], "rel_distance", 1), (axes[3], "kernel_distance", 1)):
-            vals = np.array([[scale * r[key] for r in rs] for rs in seed_rows])
-            ax.fill_between(t0, vals.min(0), vals.max(0), alpha=0.2, lw=0,
-                            label=f"range over {len(seed_rows)} perturbation seeds")
-    t0 = [r["t0"] for r in rows]
-    get = lambda k: [r[k] for r in rows]  # noqa: E731
-    axes[0].plot(t0, get("barrier_train"), "o-", ms=4, label="train subset")
-    axes[0].plot(t0, get("barrier_test"), "s-", ms=4, label="test")
-    axes[0].set_ylabel("loss barrier")
-    axes[0].legend(fontsize=8)
-    axes[1].plot(t0, [100 * v for v in get("disagreement")], "o-", ms=4)
-    axes[1].set_ylabel("test disagreement (%)")
-    axes[2].plot(t0, get("dissimilarity"), "o-", ms=4, label="1 - |cos(θ, θ')|")
-    axes[2].plot(t0, get("rel_distance"), "s-", ms=4, label="‖θ - θ'‖ / ‖θ‖")
+        _, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for ax, (key, scale, label, logy) in zip(np.ravel(axes), CHAOS_PANELS):
+        chaos_band(sweep, key, ax, scale, label, logy, spans)
+    np.ravel(axes)[0].legend(fontsize=9)
+    return axes
+
+
+def size_response(sizes, curves: dict, ax=None, fp32_size: float | None = None, key_label: str = "test loss barrier",
+                  ranges: dict | None = None, range_size: float | None = None):
+    """The response (e.g. the test barrier) against the perturbation size, one line per t0
+    (``curves``: {t0: values}); the smallest size that changes at least half of the fp32 entries,
+    if given; ``ranges`` {t0: (lo, hi)}: the range over the draws at ``range_size``, as error bars."""
+    ax = _ax(ax)
+    for t0, vals in curves.items():
+        line, = ax.plot(sizes, [max(v, LOG_FLOOR) for v in vals], "o-", ms=4, label=f"t0 = {t0}")
+        if ranges and t0 in ranges:
+            lo, hi = (max(x, LOG_FLOOR) for x in ranges[t0])
+            ax.plot([range_size, range_size], [lo, hi], "-", lw=6, alpha=0.3, color=line.get_color())
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if fp32_size is not None:
+        ax.axvline(fp32_size, color="grey", ls="--", lw=1, label="from here, half the fp32 entries change")
+    ax.set_xlabel("perturbation size (std of each entry)")
+    ax.set_ylabel(key_label)
+    ax.legend(fontsize=9)
+    return ax
+
+
+def jump_panels(jumps, axes=None, dt: int = 25, milestones=()):
+    """Training loss, kernel norm and adjacent S on one time axis, the jumps marked (`pages.kernel_jumps`)."""
+    if axes is None:
+        _, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
+    its = jumps.iterations
+    axes[0].plot([t for t, l in zip(its, jumps.loss) if l is not None], [l for l in jumps.loss if l is not None],
+                 "-", lw=1.2)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("training loss\n(window mean)")
+    axes[1].plot(its, jumps.norm, "-", lw=1.2)
+    axes[1].set_ylabel("‖H(t)‖_F")
+    axes[2].plot(its[:-1], jumps.adjacent, "-", lw=1.2)
     axes[2].set_yscale("log")
-    axes[2].set_ylabel("parameter dissimilarity")
-    axes[2].legend(fontsize=8)
-    axes[3].plot(t0, get("kernel_distance"), "o-", ms=4)
-    axes[3].set_yscale("log")
-    axes[3].set_ylabel("S between the two endpoints")
-    for ax in axes:
-        _t0_axis(ax, t0, marks)
+    axes[2].set_ylabel(f"S(H(t), H(t+{dt}))")
+    axes[2].set_xlabel("iteration t")
+    for j in jumps.jumps:
+        for ax in axes:
+            ax.axvspan(j["t"], j["t_next"], color="tab:red", alpha=0.25, lw=0)
+    for m in milestones:
+        for ax in axes:
+            ax.axvline(m, color="grey", lw=1, ls=":")
+        axes[0].text(m, axes[0].get_ylim()[1], " lr decay", fontsize=9, va="top", color="grey")
     return axes
 
 

@@ -173,6 +173,16 @@ class RunStore:
             atomic_write_bytes(cfg_file, json.dumps(json.loads(full), indent=1, sort_keys=True).encode())
         return path
 
+    def existing_dir(self, kind: str, cfg) -> Path | None:
+        """The folder of the run ``cfg`` if it exists and holds this full configuration, else None
+        (nothing is created or renamed)."""
+        path = self.root / f"{kind}_{config_hash(cfg)}"
+        try:
+            same = _canonical(json.loads((path / "config.json").read_text())) == _canonical(identity(cfg))
+        except (json.JSONDecodeError, OSError):
+            return None
+        return path if same else None
+
     def cached(self, path: Path, compute: Callable[[], Any]) -> Any:
         """Load ``path`` if it is a valid entry, else compute, save and return it."""
         value = load_or_none(path)

@@ -43,7 +43,9 @@ class Job:
 
     @property
     def name(self) -> str:
-        return f"{self.page}-{self.step}" + ("" if self.value is None else f"-{self.value}")
+        draw = dict(self.extra).get("draw")
+        return (f"{self.page}-{self.step}" + ("" if self.value is None else f"-{self.value}")
+                + ("" if draw is None else f"-draw{draw}"))
 
     @property
     def key(self) -> str:
@@ -69,8 +71,10 @@ def expand(page_name: str, params: dict, extra: dict | None = None) -> list[list
                 + [Job("counterexample", "variant", s, p, e) for s in pages.seeds(page)]]
     if page_name == "chaos":
         t0s = pages.chaos_grid(page, extra.pop("t0s", None))
+        draws = pages.PRESETS[page.preset]["draws"]
         e = tuple(sorted(extra.items()))
-        return [[Job("chaos", "base", t0s[0], p, e)], [Job("chaos", "t0", t, p, e) for t in t0s]]
+        return [[Job("chaos", "base", t0s[0], p, e)],
+                [Job("chaos", "t0", t, p, tuple(sorted({**extra, "draw": d}.items()))) for d in range(draws) for t in t0s]]
     switch = pages.switch_grid(page, extra.pop("switch", None))
     return [[Job("linear", "base", None, p)], [Job("linear", "switch", t, p) for t in switch]]
 
@@ -92,7 +96,7 @@ def run_job(job: Job, store_root: str) -> str:
     elif job.page == "chaos":
         from . import perturbation as P
         p = P.Perturbation(size=extra.get("size", 1e-7), mode=extra.get("mode", "entry"),
-                           seed=extra.get("perturbation_seed", 0))
+                           seed=extra.get("perturbation_seed", 0) + extra.get("draw", 0))
         base = train(page.cfg)
         if job.step == "base":
             P.null_control(base, job.value)

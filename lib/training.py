@@ -27,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import storage
-from .runtime import arithmetic, deterministic, show_progress
+from .runtime import DEFAULT_THREADS, arithmetic, deterministic, show_progress
 
 # cuBLAS needs this before its first call for deterministic results (harmless on CPU)
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -61,7 +61,7 @@ class TrainConfig:
     ckpt_sparse_every: int = 250  # spacing after ckpt_dense_until
     eval_every: int = 100  # test metrics at checkpoints that are multiples of this (and the last)
     eval_n: int | None = None  # test examples used for test metrics (None: all)
-    threads: int = 2  # torch intra-op threads; part of the trajectory's identity
+    threads: int = DEFAULT_THREADS  # torch intra-op threads; part of the trajectory's identity (lib.runtime)
     # "cpu" or "cuda[:i]": where to train. Not part of the run's identity (hash), so pages read
     # a run trained on a GPU elsewhere; checkpoints are stored on the CPU either way.
     device: str = dataclasses.field(default="cpu", metadata={"identity": False})

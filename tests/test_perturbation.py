@@ -78,12 +78,6 @@ def test_barrier_between_different_models_on_the_stated_grid(base):
     assert r["disagreement"] > 0.3  # the trained model against its initialisation
 
 
-def test_chaos_transition():
-    assert P.chaos_transition([0, 25, 50, 100], [1.0, 0.5, 0.01, 0.02], 0.1) == 50
-    assert P.chaos_transition([0, 25, 50], [1.0, 0.5, 0.3], 0.1) is None
-    assert P.chaos_transition([0, 25, 50], [1.0, 0.05, 0.3], 0.1) is None  # must stay below
-
-
 def test_damaged_branch_checkpoint_is_recomputed_identically(base):
     br = P.run_branch(P.BranchConfig(base.cfg, 40, P.Perturbation(size=1e-4, seed=3)), base.store)
     want = br.state_dict(60)
@@ -92,3 +86,25 @@ def test_damaged_branch_checkpoint_is_recomputed_identically(base):
     assert P.states_equal(br.state_dict(60), want)
     with pytest.raises(ValueError, match="t0"):
         P.run_branch(P.BranchConfig(base.cfg, 30, None), base.store)
+
+
+def test_branches_in_worker_processes_are_bitwise_those_computed_here(base, tmp_path, monkeypatch):
+    """lib.runtime.run_parallel: branches trained in spawned workers end bitwise where the same
+    branches trained in this process end (each run sets its own thread count)."""
+    import dataclasses
+
+    from lib import pages, storage
+    page = pages.setup(preset="smoke")
+    page = dataclasses.replace(page, cfg=base.cfg, n_probe=20)
+    ps = [P.Perturbation(size=1e-3, seed=k) for k in range(2)]
+    monkeypatch.setenv("TWOPHASE_WORKERS", "2")
+    monkeypatch.setenv("TWOPHASE_STORE", str(base.store.root))
+    par = pages.chaos_rows(page, [base.cfg], [20], ps, desc="test")
+    here = storage.RunStore(tmp_path / "here")
+    for p in ps:
+        a = P.run_branch(P.BranchConfig(base.cfg, 20, p), base.store)
+        b = P.run_branch(P.BranchConfig(base.cfg, 20, p), here)
+        assert P.states_equal(a.state_dict(base.cfg.steps), b.state_dict(base.cfg.steps))
+        assert not P.states_equal(a.state_dict(base.cfg.steps), base.state_dict(base.cfg.steps))
+    assert [par[(base.cfg.seed, 20, p)]["barrier_test"] for p in ps] == [
+        P.chaos_row(base, 20, p, "sum", 20, page.bn)["barrier_test"] for p in ps]
