@@ -429,7 +429,8 @@ def _top_share(h1, h2, frac=TOP_INPUTS) -> float:
 
 def kernel_jumps(page: PageSetup, analysis: "ConeAnalysis", centered: bool = phases.DECIDING_CENTERED) -> KernelJumps:
     """Find the jumps of the adjacent kernel distance of the page's run after its change point (at
-    least ``JUMP_FACTOR`` times the median of ``JUMP_WINDOW`` checkpoints on each side) and put each beside the training
+    least ``JUMP_FACTOR`` times the median of ``JUMP_WINDOW`` checkpoints on each side, and
+    ``phases.NOISE_RATIO`` times the instrument's noise floor) and put each beside the training
     loss, the kernel's norm and how concentrated the change is on a few inputs; judge the run again
     without the kernels after the jumps."""
     end = window_end(page.cfg)
@@ -446,7 +447,7 @@ def kernel_jumps(page: PageSetup, analysis: "ConeAnalysis", centered: bool = pha
     jumps = []
     for i in range(len(adj)):
         ratio = _neighbour_ratio(adj, i)
-        if its[i] >= start and ratio >= JUMP_FACTOR:
+        if its[i] >= start and ratio >= JUMP_FACTOR and adj[i] >= phases.NOISE_RATIO * r.noise:
             li = i + 1
             loss_ratio = _neighbour_ratio(loss, li) if loss[li] is not None else float("nan")
             jumps.append(dict(t=its[i], t_next=its[i + 1], s=adj[i], ratio=ratio, loss_ratio=loss_ratio,

@@ -65,7 +65,8 @@ def perturb(params: dict[str, torch.Tensor], p: Perturbation) -> tuple[dict[str,
     report = dict(changed=changed, total=total, fraction=changed / total, applied_norm=applied)
     if changed < total / 2:
         warnings.warn(f"perturbation {p}: only {changed} of {total} entries ({100 * changed / total:.1f}%) "
-                      "changed in fp32; the rest rounded away (use mode='entry' or a larger size)",
+                      "changed in fp32; the rest rounded away (use a larger size"
+                      + (" or mode='entry'" if p.mode == "l2" else "") + ")",
                       stacklevel=2)
     return out, report
 

@@ -27,6 +27,23 @@ import torch
 from tqdm import tqdm
 
 
+def announce(line: str) -> None:
+    """One progress line (a finished run and its time) where the person who started the work sees
+    it: inside a Jupyter kernel (a book build, papermill) the terminal the kernel was started from,
+    through the copy of the original stderr that ipykernel keeps, so the line stays out of the
+    page; elsewhere stderr. Silent with ``$TWOPHASE_PROGRESS=0``."""
+    if not show_progress(None):
+        return
+    fd = getattr(sys.stderr, "_original_stdstream_copy", None)  # ipykernel's OutStream
+    if isinstance(fd, int):
+        try:
+            os.write(fd, (line + "\n").encode())
+            return
+        except OSError:
+            pass
+    print(line, file=sys.stderr, flush=True)
+
+
 def show_progress(progress: bool | None) -> bool:
     """A progress bar unless the caller says otherwise or ``$TWOPHASE_PROGRESS=0``."""
     return (os.environ.get("TWOPHASE_PROGRESS", "1") != "0") if progress is None else progress
@@ -133,8 +150,8 @@ def run_parallel(fn, jobs, desc: str = "runs", threads: int = DEFAULT_THREADS, l
     when there is more than one job and more than one worker; results in the order of ``jobs``.
 
     ``fn`` must be a module-level function and the jobs picklable (workers are spawned: a fresh
-    interpreter, no state shared with this one). Each finished job prints one line to stderr with
-    its label and time; a failing job raises here. Runs are bitwise the same either way: each
+    interpreter, no state shared with this one). Each finished job prints one line (`announce`)
+    with its label and time; a failing job raises here. Runs are bitwise the same either way: each
     sets its own thread count (`deterministic`), and what they store goes through the run store's
     atomic writes.
     """
@@ -148,8 +165,8 @@ def run_parallel(fn, jobs, desc: str = "runs", threads: int = DEFAULT_THREADS, l
         done += 1
         bar.update()
         if show_progress(progress):
-            print(f"[{desc}] {label(jobs[k])}: {secs:.0f} s ({done}/{len(jobs)}, {time.perf_counter() - start:.0f} s "
-                  f"in all, {n} worker{'s' if n > 1 else ''})", file=sys.stderr, flush=True)
+            announce(f"[{desc}] {label(jobs[k])}: {secs:.0f} s ({done}/{len(jobs)}, {time.perf_counter() - start:.0f} s "
+                     f"in all, {n} worker{'s' if n > 1 else ''})")
 
     with bar:
         if n <= 1:

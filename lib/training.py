@@ -19,6 +19,7 @@ import functools
 import math
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import storage
-from .runtime import DEFAULT_THREADS, arithmetic, deterministic, show_progress
+from .runtime import DEFAULT_THREADS, announce, arithmetic, deterministic, show_progress
 
 # cuBLAS needs this before its first call for deterministic results (harmless on CPU)
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -245,7 +246,10 @@ def train(cfg: TrainConfig, store: storage.RunStore | None = None, progress: boo
             start, history = ck["iteration"], list(ck["metrics"])
         else:
             start, history = 0, []
+        t = time.perf_counter()
         _run(cfg, data, model, opt, traj, start, history, progress, stop_at)
+    announce(f"trained {cfg.arch}/{cfg.dataset} seed {cfg.seed}: iterations {start}-{min(cfg.steps, stop_at or cfg.steps)} "
+             f"in {time.perf_counter() - t:.0f} s")
     return traj
 
 
@@ -362,5 +366,8 @@ def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore |
             storage.save(run.checkpoint_path(t), ck)
         module.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
+        start = time.perf_counter()
         _run(cfg, data, module, opt, run, ck["iteration"], list(ck["metrics"]), progress, None)
+    announce(f"trained {kind} of {cfg.arch}/{cfg.dataset} seed {cfg.seed}, {what} = {t}: iterations "
+             f"{ck['iteration']}-{cfg.steps} in {time.perf_counter() - start:.0f} s")
     return run

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,7 @@ def test_toc_lists_only_existing_pages():
         assert (ROOT / "book" / f"{f}.md").exists(), f
 
 
+@pytest.mark.slow
 def test_smoke_build_warnings_as_errors(smoke_build):
     out, proc = smoke_build
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
@@ -41,6 +43,7 @@ def test_smoke_build_warnings_as_errors(smoke_build):
     assert "references.html#" in bg and "Stanislav Fort" in bg  # citations resolved from references.bib
 
 
+@pytest.mark.slow
 def test_papermill_runs_myst_page_with_override(tmp_path):
     out = tmp_path / "out.ipynb"
     proc = subprocess.run(
@@ -55,6 +58,7 @@ def test_papermill_runs_myst_page_with_override(tmp_path):
     assert "ResNet-20 (width 8) on mnist5k" in text and "T = 50" in text
 
 
+@pytest.mark.slow
 def test_papermill_bad_parameter_fails_with_choices(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "papermill", "book/background.md", str(tmp_path / "o.ipynb"), "-p", "arch", "resnet18"],

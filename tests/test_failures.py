@@ -37,6 +37,7 @@ FUZZ = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page,args,message", FUZZ, ids=[" ".join(a) for _, a, _ in FUZZ])
 def test_papermill_parameter_fuzz(tmp_path, page, args, message):
     env = dict(os.environ, TWOPHASE_STORE=str(tmp_path / "store"), TWOPHASE_PROGRESS="0",
@@ -52,6 +53,7 @@ def test_papermill_parameter_fuzz(tmp_path, page, args, message):
     assert time.perf_counter() - t < 120
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_restart_is_bitwise_equal(tmp_path):
     cfg = tiny_config(steps=400, ckpt_every=20, eval_every=100, milestones=(300,), momentum=0.9)
     killed = storage.RunStore(tmp_path / "killed")

@@ -74,6 +74,7 @@ return {
 """
 
 
+@pytest.mark.slow
 def test_every_page_renders_offline(smoke_site, browser):
     html = smoke_site / "_build" / "html"
     pages = sorted(p for p in html.glob("*.html") if p.name not in ("genindex.html", "search.html"))

@@ -19,6 +19,7 @@ PARAMS = dict(preset="smoke", steps=50)
 SWITCH = [0, 20, 50]  # checkpoints of the smoke preset (every 10 iterations)
 
 
+@pytest.mark.slow
 def test_cli_sweep_then_page_reads_the_results(tmp_path, monkeypatch):
     store = tmp_path / "store"
     proc = subprocess.run([sys.executable, "-m", "lib", "sweep", "linear", "--preset", "smoke", "--steps", "50",
@@ -41,6 +42,7 @@ def test_cli_sweep_then_page_reads_the_results(tmp_path, monkeypatch):
     assert swept["final"] == direct["final"]
 
 
+@pytest.mark.slow
 def test_resubmitting_a_finished_sweep_submits_nothing(tmp_path):
     store, extra = str(tmp_path / "store"), {"switch": [0, 50]}
     first = sweep.run_sweep("linear", PARAMS, extra, store, poll_s=0.5, out=open(os.devnull, "w"))
@@ -51,6 +53,7 @@ def test_resubmitting_a_finished_sweep_submits_nothing(tmp_path):
     assert {v["state"] for v in st.values()} == {"done"}
 
 
+@pytest.mark.slow
 def test_killed_job_resumes_from_its_checkpoint(tmp_path):
     params = dict(preset="smoke", steps=400)
     store = tmp_path / "store"
@@ -86,6 +89,7 @@ def test_bad_page_or_executor_names_the_choices(tmp_path):
         sweep.expand("cone", dict(PARAMS, arch="resnet18"))
 
 
+@pytest.mark.slow
 def test_failed_job_is_reported_with_its_log(tmp_path, monkeypatch):
     monkeypatch.setenv("TWOPHASE_OFFLINE", "1")  # inherited by the job: CIFAR-10 is not on disk
     monkeypatch.setenv("TWOPHASE_DATA", str(tmp_path / "data"))
