@@ -329,6 +329,10 @@ def regime_claim(setting: SettingRegime, holds=("cone",)) -> str:
 
 CHAOS_FRACTION = 0.1  # the chaos has ended once the median test barrier stays below this fraction of its first value
 CHAOS_MIN_BARRIER = 0.01  # a median test barrier at the first t0 below this: no chaos to speak of
+CHAOS_DROP = 10.0  # the claim holds if the barrier's drop (first t0 over the late t0s) is decisively above this
+CHAOS_NO_DROP = 3.0  # ... and fails if the drop is decisively below this; in between, inconclusive
+CHAOS_LATE = 2  # the last grid points whose barriers are pooled as "late"
+BARRIER_RESOLUTION = 1e-6  # barriers below this count as this much (a drop to exactly 0 is not infinite)
 AGREE_MAX_SPAN = 4.0  # an interval whose upper end exceeds this multiple of its lower end is too coarse to compare
 
 
@@ -343,7 +347,10 @@ class ChaosTransition:
     resolution included: from the grid point before the bootstrap's 2.5% quantile (the barrier
     fell somewhere after it) to its 97.5% quantile, the upper end None where more than 2.5% of
     the resamples find no transition on the grid; found: the fraction of bootstrap resamples
-    (over draws) that find one; name: ``transition``, ``no chaos`` or ``no transition``.
+    (over draws) that find one; name: ``transition``, ``no chaos`` or ``no transition``; drop: the
+    median barrier at the first t0 over the median of the barriers at the last ``CHAOS_LATE`` t0s
+    (all draws pooled; both at least ``BARRIER_RESOLUTION``), with its 95% interval over the same
+    resamples of the draws: how much less the response is late than early, the claim's statistic.
     """
 
     t0s: tuple
@@ -356,6 +363,7 @@ class ChaosTransition:
     found: float
     n_draws: int
     name: str
+    drop: Estimate
 
     def interval_text(self) -> str:
         if self.interval is None:
@@ -389,11 +397,20 @@ def chaos_transition(t0s, barriers, fraction: float = CHAOS_FRACTION, min_barrie
     threshold = fraction * med[0]
     chaos = med[0] >= min_barrier
     i = _stable_index(t0s, med, threshold) if chaos else None
+    late = min(CHAOS_LATE, len(t0s) - 1)
+
+    def drop_of(x):
+        return max(float(np.median(x[:, 0])), BARRIER_RESOLUTION) / max(float(np.median(x[:, -late:])), BARRIER_RESOLUTION)
+
     rng = np.random.default_rng(seed)
-    idx = []
+    idx, drops = [], []
     for _ in range(n_boot):
-        m = np.median(b[rng.integers(0, len(b), len(b))], 0)
+        x = b[rng.integers(0, len(b), len(b))]
+        m = np.median(x, 0)
         idx.append(_stable_index(t0s, m, fraction * m[0]) if m[0] >= min_barrier else None)
+        drops.append(drop_of(x))
+    tail_ = (1 - LEVEL) / 2
+    drop = Estimate(drop_of(b), float(np.quantile(drops, tail_)), float(np.quantile(drops, 1 - tail_)))
     beyond = len(t0s)  # a resample that finds no transition counts as one beyond the grid
     all_idx = np.array([beyond if j is None else j for j in idx])
     found = float(np.mean(all_idx < beyond))
@@ -404,8 +421,9 @@ def chaos_transition(t0s, barriers, fraction: float = CHAOS_FRACTION, min_barrie
         hi_i = max(i, int(np.quantile(all_idx, 1 - tail, method="higher")))
         interval = (t0s[max(lo_i - 1, 0)], None if hi_i >= beyond else t0s[hi_i])
     name = "no chaos" if not chaos else ("transition" if i is not None else "no transition")
-    return ChaosTransition(tuple(t0s), tuple(med), tuple(b.min(0)), tuple(b.max(0)), float(threshold),
-                           None if i is None else t0s[i], interval, found, len(b), name)
+    return ChaosTransition(tuple(t0s), tuple(map(float, med)), tuple(map(float, b.min(0))), tuple(map(float, b.max(0))),
+                           float(threshold),
+                           None if i is None else t0s[i], interval, found, len(b), name, drop)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,14 @@ Every entry is written to a temporary file and moved into place, and carries a
 SHA-256 of its payload: a truncated or altered file is detected on load
 (`CorruptEntry`) and the caller recomputes it.
 
+A store may be shared (a cluster's project folder), so whoever can write one file into it
+must not be able to run code in its readers: entries are loaded as data only (torch's
+``weights_only`` unpickler: tensors, plain containers, numbers, strings, and the few data types
+in `SAFE_TYPES`). An entry that would need anything else is refused (`UnsafeEntry`), moved
+aside (``*.unsafe-<time>``) and recomputed; nothing in it runs. A path taken from a file's
+contents is checked by `inside` before use: it cannot leave the store. Messages about
+damaged or refused entries are `StoreWarning` warnings (stderr), never page output.
+
 The store's root is ``$TWOPHASE_STORE`` when set, else ``runs/`` at the top of
 the repository.
 """
@@ -16,12 +24,17 @@ import hashlib
 import io
 import json
 import os
+import pickle
+import re
 import tempfile
 import time
-from pathlib import Path
+import warnings
+from pathlib import Path, PurePath
 from typing import Any, Callable
 
+import numpy as np
 import torch
+from torch.torch_version import TorchVersion
 
 MAGIC = b"TWOPHASE1\n"
 _DIGEST_LEN = 64  # hex SHA-256
@@ -29,6 +42,41 @@ _DIGEST_LEN = 64  # hex SHA-256
 
 class CorruptEntry(Exception):
     """A stored file is truncated, altered or not a store entry."""
+
+
+class UnsafeEntry(CorruptEntry):
+    """A stored file whose payload is more than data: loading it would call code outside
+    `SAFE_TYPES` (a crafted or foreign file). Refused like a damaged entry, never run."""
+
+
+class UnsafePath(ValueError):
+    """A path read from a store file is absolute, climbs out with ``..``, or resolves outside
+    the folder it must stay in."""
+
+
+class StoreWarning(UserWarning):
+    """A damaged or refused entry was moved aside and is being recomputed, or a record in the
+    store was ignored."""
+
+
+def _numpy_scalar_types() -> list:
+    """What a numpy scalar (``np.float64(0.5)``, as numpy arithmetic returns into cached rows)
+    needs to be rebuilt: the scalar constructor, `numpy.dtype`, and the dtype classes of the
+    plain numeric dtypes. Not arrays, not object or structured dtypes."""
+    scalar = np._core.multiarray.scalar if hasattr(np, "_core") else np.core.multiarray.scalar
+    out = [np.dtype, (scalar, "numpy._core.multiarray.scalar"), (scalar, "numpy.core.multiarray.scalar")]
+    for code in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                 "float16", "float32", "float64", "complex64", "complex128"):
+        out.append(type(np.dtype(code)))
+    return out
+
+
+# Beyond torch's own allow-list (tensors, dtypes, torch.Size, OrderedDict, ...): the torch version
+# string every checkpoint records (`lib.runtime.arithmetic` stores ``torch.__version__``, a str
+# subclass) and numpy scalars. Added to torch's process-wide allow-list once, at import: they are
+# data, and a process-wide addition has no add/remove race between loads.
+SAFE_TYPES = [TorchVersion, *_numpy_scalar_types()]
+torch.serialization.add_safe_globals(SAFE_TYPES)
 
 
 def default_root() -> Path:
@@ -65,7 +113,8 @@ def save(path: Path, obj: Any) -> None:
 
 
 def load(path: Path) -> Any:
-    """Load an entry written by `save`; raise `CorruptEntry` if it is damaged.
+    """Load an entry written by `save`, as data only; raise `CorruptEntry` if it is damaged,
+    `UnsafeEntry` (a `CorruptEntry`) if its payload would need code to load.
 
     Raises FileNotFoundError when there is no entry at all.
     """
@@ -77,27 +126,74 @@ def load(path: Path) -> Any:
     payload = data[head:]
     if hashlib.sha256(payload).hexdigest() != digest:
         raise CorruptEntry(f"{path}: checksum mismatch (truncated or altered)")
-    return torch.load(io.BytesIO(payload), weights_only=False)
+    return _load_data(path, payload)
+
+
+def _load_data(path: Path, payload: bytes) -> Any:
+    """The payload unpickled as data only (torch's ``weights_only`` unpickler): `UnsafeEntry` if
+    it names a callable or class outside the allow-list, `CorruptEntry` if it is not readable."""
+    try:
+        return torch.load(io.BytesIO(payload), weights_only=True)
+    except MemoryError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a checksummed payload that does not load as data
+        try:  # which globals it wanted: read from the pickle's opcodes, nothing is run
+            wanted = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(payload)))
+        except Exception:  # noqa: BLE001 - not a torch.save zip at all
+            wanted = []
+        text = str(err).split("WeightsUnpickler error:", 1)[-1]  # not torch's advice to load it unsafely
+        wanted = wanted or sorted(set(re.findall(r"GLOBAL ([\w.]+) was not an allowed global", text)))
+        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(err).__name__)
+        first = first.split(". ")[0][:160]
+        if wanted:
+            raise UnsafeEntry(f"{path}: refused, not plain data: loading it would call "
+                              f"{', '.join(wanted)}; nothing in it was run") from None
+        if isinstance(err, pickle.UnpicklingError) or "TorchScript" in text:
+            raise UnsafeEntry(f"{path}: refused, not plain data ({first}); nothing in it was run") from None
+        raise CorruptEntry(f"{path}: payload unreadable ({type(err).__name__}: {first})") from None
 
 
 def load_or_none(path: Path, warn: bool = True) -> Any | None:
-    """Load an entry; None if it is missing or damaged (a damaged one is renamed aside)."""
+    """Load an entry; None if it is missing, damaged or refused (renamed aside: ``*.corrupt-*``,
+    or ``*.unsafe-*`` for an `UnsafeEntry`). ``warn=False`` silences the message for a damaged
+    entry, never for a refused one."""
     try:
         return load(path)
     except FileNotFoundError:
         return None
     except CorruptEntry as err:
-        quarantine(path)
-        if warn:
-            print(f"[store] {err}; recomputing it")
+        unsafe = isinstance(err, UnsafeEntry)
+        quarantine(path, "unsafe" if unsafe else "corrupt")
+        if warn or unsafe:
+            warnings.warn(f"[store] {err}; moved aside, recomputing it", StoreWarning, stacklevel=2)
         return None
 
 
-def quarantine(path: Path) -> None:
-    """Move a damaged file aside (``*.corrupt-<time>``) rather than deleting it."""
+def quarantine(path: Path, reason: str = "corrupt") -> None:
+    """Move a damaged (or refused) file aside (``*.<reason>-<time>``) rather than deleting it."""
     path = Path(path)
-    if path.exists():
-        os.replace(path, path.with_name(f"{path.name}.corrupt-{int(time.time() * 1e6)}"))
+    try:
+        os.replace(path, path.with_name(f"{path.name}.{reason}-{int(time.time() * 1e6)}"))
+    except FileNotFoundError:  # gone already (another reader of a shared store moved it)
+        pass
+
+
+def inside(folder: Path, relative: str) -> Path:
+    """``folder / relative`` for a path read from a store file, after checking that it stays in
+    ``folder``: a non-empty relative path, no ``..`` part, and (symbolic links followed) still
+    under ``folder``. Raises `UnsafePath` otherwise."""
+    if not isinstance(relative, str) or not relative or "\0" in relative:
+        raise UnsafePath(f"{relative!r}: not a relative path inside {folder}")
+    rel = PurePath(relative)
+    if rel.is_absolute() or rel.anchor or ".." in rel.parts:
+        raise UnsafePath(f"{relative!r}: absolute or climbing out with '..'; must stay inside {folder}")
+    folder = Path(folder)
+    path = folder / rel
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        raise UnsafePath(f"{relative!r}: resolves to {path.resolve()}, outside {folder}") from None
+    return path
 
 
 def config_hash(cfg) -> str:

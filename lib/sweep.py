@@ -11,6 +11,10 @@ counterexample). Every job is a call of the same `lib` function the page makes, 
 run later with the same parameters and store, reads the results instead of recomputing them.
 A job whose marker says it finished is not submitted again; a job that is preempted or
 killed resumes from the last checkpoint in the store (submitit requeues it on Slurm).
+
+What the sweep reads back from the store is data: its markers (``sweeps/<page>/*.done``) and
+job index (``sweeps/<page>/jobs.json``) are JSON, and a log path in the index is a name inside
+the page's log folder, checked by `storage.inside` before it is opened.
 """
 from __future__ import annotations
 
@@ -19,8 +23,10 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +34,12 @@ from . import storage
 
 PAGES = ("cone", "chaos", "linear", "counterexample")
 EXECUTORS = ("local", "slurm", "debug")
+SLURM_COMMANDS = ("srun", "sbatch")
 PAGE_PARAMS = ("preset", "arch", "dataset", "width", "seed", "steps", "kernel", "n_probe", "bn")
+
+
+class ExecutorUnavailable(RuntimeError):
+    """The chosen executor cannot run on this machine (Slurm's commands are not on PATH)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +118,7 @@ def run_job(job: Job, store_root: str) -> str:
     else:
         from .linearization import SwitchConfig, switch_run
         switch_run(SwitchConfig(page.cfg, job.value))
-    storage.save(marker(Path(store_root), job), {"job": job.name, "finished": time.time()})
+    write_marker(Path(store_root), job)
     return job.name
 
 
@@ -115,8 +126,30 @@ def marker(root: Path, job: Job) -> Path:
     return root / "sweeps" / job.page / f"{job.name}-{job.key}.done"
 
 
+def write_marker(root: Path, job: Job) -> None:
+    """The job's completion marker: JSON, written atomically."""
+    record = {"job": job.name, "key": job.key, "finished": time.time()}
+    storage.atomic_write_bytes(marker(root, job), json.dumps(record).encode())
+
+
 def is_done(root: Path, job: Job) -> bool:
-    return storage.load_or_none(marker(root, job), warn=False) is not None
+    """Whether the job's marker is there and names this job. A marker of the older format (a
+    checksummed torch entry) is read through `storage.load`, which loads data only; a damaged
+    or foreign one counts as not done, so the job runs again and rewrites it."""
+    path = marker(root, job)
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+    if data.startswith(storage.MAGIC):
+        record = storage.load_or_none(path, warn=False)
+    else:
+        try:
+            record = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            record = None
+    return isinstance(record, dict) and record.get("job") == job.name \
+        and record.get("key", job.key) == job.key
 
 
 class _Task:
@@ -136,9 +169,15 @@ class _Task:
 
 def make_executor(kind: str, folder: Path, partition: str | None = None, gpus: int = 0, time_min: int = 240,
                   cpus: int = 2):
-    import submitit
     from .data import check_choice
     check_choice("executor", kind, EXECUTORS)
+    if kind == "slurm":
+        missing = [c for c in SLURM_COMMANDS if shutil.which(c) is None]
+        if missing:
+            raise ExecutorUnavailable(
+                f"the slurm executor needs Slurm's {'/'.join(SLURM_COMMANDS)} on PATH; not found: "
+                f"{', '.join(missing)}: use --executor local")
+    import submitit
     if kind == "local":
         ex = submitit.LocalExecutor(folder=str(folder))
         ex.update_parameters(timeout_min=time_min)
@@ -189,12 +228,61 @@ def run_sweep(page: str, params: dict, extra: dict | None = None, store: str | N
     return report
 
 
+def _index_path(root: Path, page: str) -> Path:
+    return root / "sweeps" / page / "jobs.json"
+
+
+def _read_index(root: Path, page: str) -> dict:
+    """The page's job index ({job name: record}), read as JSON; {} if missing or not an index."""
+    path = _index_path(root, page)
+    try:
+        index = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
+        warnings.warn(f"[store] {path}: not a job index ({err}); ignored", storage.StoreWarning, stacklevel=2)
+        return {}
+    if not isinstance(index, dict):
+        warnings.warn(f"[store] {path}: not a job index; ignored", storage.StoreWarning, stacklevel=2)
+        return {}
+    return {k: v for k, v in index.items() if isinstance(v, dict)}
+
+
+def _log_name(root: Path, page: str, path) -> str:
+    """A submitit log path as the index stores it: relative to the page's log folder."""
+    folder = _log_folder(root, page).expanduser().absolute()
+    try:
+        return Path(path).absolute().relative_to(folder).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
+def _log_path(root: Path, page: str, recorded) -> Path | None:
+    """The log file an index record names, inside the page's log folder, or None (with a
+    warning) when the record's path is absolute elsewhere, climbs out with ``..`` or resolves
+    outside the folder. An absolute path inside the folder (indices written before paths
+    were stored relative) is accepted."""
+    folder = _log_folder(root, page)
+    rel = recorded
+    if isinstance(recorded, str) and Path(recorded).is_absolute():
+        try:
+            rel = Path(recorded).relative_to(folder.expanduser().absolute()).as_posix()
+        except ValueError:
+            pass
+    try:
+        return storage.inside(folder, rel)
+    except storage.UnsafePath as err:
+        warnings.warn(f"[store] {_index_path(root, page)}: log path ignored: {err}", storage.StoreWarning,
+                      stacklevel=2)
+        return None
+
+
 def _save_index(root: Path, page: str, submitted) -> None:
-    path = root / "sweeps" / page / "jobs.json"
-    old = json.loads(path.read_text()) if path.exists() else {}
+    path = _index_path(root, page)
+    old = _read_index(root, page)
     for j, s in submitted:
-        old[j.name] = {"job_id": str(s.job_id), "stderr": str(s.paths.stderr), "stdout": str(s.paths.stdout),
-                       "key": j.key}
+        old[j.name] = {"job_id": str(s.job_id), "stderr": _log_name(root, page, s.paths.stderr),
+                       "stdout": _log_name(root, page, s.paths.stdout), "key": j.key}
     storage.atomic_write_bytes(path, json.dumps(old, indent=1).encode())
 
 
@@ -202,21 +290,20 @@ def status(page: str, params: dict, extra: dict | None = None, store: str | None
     """Each job's state: done (marker in the store), failed (its log ends in a traceback),
     running (submitted, no marker yet) or pending (never submitted); with log paths."""
     root = storage.RunStore(store).root
-    index_path = root / "sweeps" / page / "jobs.json"
-    index = json.loads(index_path.read_text()) if index_path.exists() else {}
+    index = _read_index(root, page)
     out = {}
     for phase in expand(page, params, extra):
         for j in phase:
             info = index.get(j.name) if index.get(j.name, {}).get("key") == j.key else None
+            log = _log_path(root, page, info.get("stderr")) if info else None
             if is_done(root, j):
                 state = "done"
             elif info is None:
                 state = "pending"
             else:
-                err = Path(info["stderr"])
-                text = err.read_text(errors="replace") if err.exists() else ""
+                text = log.read_text(errors="replace") if log is not None and log.is_file() else ""
                 state = "failed" if "Traceback" in text else "running"
-            out[j.name] = {"state": state, **({"stderr": info["stderr"]} if info else {})}
+            out[j.name] = {"state": state, **({"stderr": str(log.absolute())} if log is not None else {})}
     return out
 
 
@@ -264,7 +351,7 @@ def main(argv=None) -> int:
             print(format_status(status(a.page, params, extra, a.store)))
             return 0
         report = run_sweep(a.page, params, extra, a.store, a.executor, a.partition, a.gpus, a.time)
-    except ValueError as err:
+    except (ValueError, ExecutorUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 1 if report["failed"] else 0

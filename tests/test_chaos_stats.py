@@ -108,3 +108,14 @@ def test_kernel_jumps_finds_a_planted_jump_and_its_loss_spike():
     into = next(x for x in j.jumps if x["t"] == 475)
     assert into["loss_ratio"] > 10 and into["t_next"] == 500
     assert j.without.name in phases.REGIMES and len(j.adjacent) == len(its) - 1
+
+
+def test_drop_decides_the_claim_and_is_robust_to_exact_zeros():
+    step = phases.chaos_transition(T0S, _draws(200, high=0.5, low=0.002))
+    assert step.drop.above(phases.CHAOS_DROP)  # a 250-fold planted drop
+    zeros = _draws(200)
+    zeros[:, -2:] = 0.0  # late barriers exactly 0 (seen on a GPU): a finite drop, not a division by zero
+    assert np.isfinite(phases.chaos_transition(T0S, zeros).drop.value)
+    rng = np.random.default_rng(5)
+    flat = phases.chaos_transition(T0S, 0.3 * np.exp(rng.normal(0, 0.3, (5, len(T0S)))))
+    assert flat.drop.below(phases.CHAOS_NO_DROP) and flat.drop.lo < 1 < flat.drop.hi

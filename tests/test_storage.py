@@ -47,7 +47,8 @@ def test_cached_recomputes_damaged(tmp_path):
     again = st.cached(p, compute)
     assert torch.equal(first, again) and len(calls) == 1
     p.write_bytes(p.read_bytes()[:-5])
-    third = st.cached(p, compute)
+    with pytest.warns(storage.StoreWarning, match="checksum mismatch"):
+        third = st.cached(p, compute)
     assert len(calls) == 2 and torch.equal(third, torch.ones(3) * 2)
 
 
@@ -111,3 +112,140 @@ def test_device_is_not_part_of_a_runs_identity(tmp_path):
     assert st.run_dir("train", cpu) == a and (a / "marker").exists()  # not renamed aside as stale
     assert "device" not in (a / "config.json").read_text()
     assert storage.config_hash(TrainConfig(threads=1)) != storage.config_hash(cpu)
+
+
+# --- a shared store: entries are data, never code ---------------------------------------------
+
+def _entry_bytes(payload: bytes) -> bytes:
+    """A file in the store's own format (see `storage.save`): header, valid SHA-256, payload."""
+    import hashlib
+    return storage.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+
+
+def _torch_payload(obj, **kw) -> bytes:
+    import io
+    buf = io.BytesIO()
+    torch.save(obj, buf, **kw)
+    return buf.getvalue()
+
+
+class _OpenFile:
+    """Unpickling this calls ``open(path, "w")``: it creates the file."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+class _System:
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.system, (f"touch '{self.path}'",))
+
+
+class _Touch:
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        import pathlib
+        return (pathlib.Path.touch, (pathlib.Path(self.path),))
+
+
+CRAFTED = {
+    "open": lambda target: _torch_payload({"w": torch.ones(3), "rows": [1, _OpenFile(target)]}),
+    "os.system": lambda target: _torch_payload({"x": _System(target)}),
+    "pathlib touch": lambda target: _torch_payload([_Touch(target)]),
+    "legacy torch format": lambda target: _torch_payload({"x": _OpenFile(target)}, _use_new_zipfile_serialization=False),
+    "plain pickle": lambda target: __import__("pickle").dumps({"x": _OpenFile(target)}, protocol=2),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(CRAFTED))
+def test_crafted_entry_runs_nothing_and_is_recomputed(tmp_path, attack):
+    st = storage.RunStore(tmp_path / "store")
+    target = tmp_path / "pwned"
+    entry = st.root / "train_0123456789abcdef" / "ckpt_0000000.pt"
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(_entry_bytes(CRAFTED[attack](target)))
+    with pytest.raises(storage.UnsafeEntry, match="ckpt_0000000.pt: refused, not plain data"):
+        storage.load(entry)
+    assert not target.exists() and entry.exists(), "load alone neither runs the payload nor moves the file"
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"w": torch.arange(3.0)}
+
+    with pytest.warns(storage.StoreWarning, match="ckpt_0000000.pt: refused"):
+        value = st.cached(entry, compute)
+    assert not target.exists(), "the crafted payload ran"
+    assert calls == [1] and torch.equal(value["w"], torch.arange(3.0)), "the entry was recomputed"
+    assert torch.equal(storage.load(entry)["w"], torch.arange(3.0)), "and the recomputed entry replaced it"
+    aside = list(entry.parent.glob("ckpt_0000000.pt.unsafe-*"))
+    assert len(aside) == 1, "the crafted file is kept aside for inspection, not deleted"
+    st.cached(entry, compute)
+    assert calls == [1]
+
+
+def test_refused_entry_warns_even_when_quiet(tmp_path):
+    p = tmp_path / "x.pt"
+    p.write_bytes(_entry_bytes(CRAFTED["open"](tmp_path / "pwned")))
+    with pytest.warns(storage.StoreWarning, match="refused"):
+        assert storage.load_or_none(p, warn=False) is None
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_what_the_store_holds_loads_as_data(tmp_path):
+    """The payload types the lib stores: checkpoints (tensors, optimizer state, metrics, the
+    arithmetic record with ``torch.__version__``), kernels, and rows of floats, where numpy
+    arithmetic may leave numpy scalars."""
+    import collections
+
+    import numpy as np
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    payloads = {
+        "checkpoint": {"iteration": 10, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                       "metrics": [{"iteration": 0, "lr": 0.1, "test_acc": None, "ok": True}],
+                       "arithmetic": {"torch": torch.__version__, "cpu_capability": "AVX2", "threads": 2}},
+        "kernel": torch.randn(4, 4, dtype=torch.float64),
+        "row": {"barrier_test": np.float64(0.25), "dissimilarity": np.float32(0.5), "n": np.int64(3),
+                "flag": np.bool_(True), "alphas": [0.0, 0.5, 1.0], "pair": (1, "a"), "none": None},
+        "misc": collections.OrderedDict(size=torch.Size([2, 3]), b=torch.ones(2, dtype=torch.bfloat16),
+                                        p=torch.nn.Parameter(torch.ones(1)), s={1, 2}, c=1 + 2j),
+    }
+    for name, obj in payloads.items():
+        p = tmp_path / f"{name}.pt"
+        storage.save(p, obj)
+        assert repr(storage.load(p)) == repr(obj), name
+    assert type(storage.load(tmp_path / "row.pt")["barrier_test"]) is np.float64
+
+
+def test_damage_messages_are_warnings_not_page_output(tmp_path, capsys):
+    p = tmp_path / "x.pt"
+    storage.save(p, torch.ones(3))
+    p.write_bytes(p.read_bytes()[:-3])
+    with pytest.warns(storage.StoreWarning, match="checksum mismatch"):
+        assert storage.load_or_none(p) is None
+    assert capsys.readouterr().out == ""
+
+
+def test_inside_keeps_paths_in_the_folder(tmp_path):
+    folder = tmp_path / "store" / "logs"
+    folder.mkdir(parents=True)
+    assert storage.inside(folder, "12_0_log.err") == folder / "12_0_log.err"
+    assert storage.inside(folder, "sub/12_0_log.err") == folder / "sub" / "12_0_log.err"
+    (tmp_path / "secret").write_text("x")
+    (folder / "link.err").symlink_to(tmp_path / "secret")
+    (folder / "dirlink").symlink_to(tmp_path)
+    for bad in ["../secret", "../../etc/passwd", "a/../../secret", "/etc/passwd", str(tmp_path / "secret"),
+                "", "link.err", "dirlink/secret", None, 3, ["a"], "a\0b"]:
+        with pytest.raises(storage.UnsafePath):
+            storage.inside(folder, bad)

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,97 @@ def test_failed_job_is_reported_with_its_log(tmp_path, monkeypatch):
     text = "".join(lines)
     assert "0 done, 0 running, 1 failed, 1 pending" in text and f"FAILED linear-base: see {log}" in text
     assert sweep.status("linear", params, extra, store)["linear-base"]["state"] == "failed"
+
+
+def test_slurm_executor_without_slurm_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    from lib.__main__ import main
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no srun, no sbatch
+    code = main(["sweep", "linear", "--preset", "smoke", "--steps", "50", "--executor", "slurm",
+                 "--store", str(tmp_path / "store")])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert err.strip().count("\n") == 0 and "Traceback" not in err, err
+    assert "srun" in err and "--executor local" in err, err
+    assert not (tmp_path / "store" / "sweeps").exists(), "nothing was submitted or written"
+
+
+def _linear_jobs():
+    return [j for phase in sweep.expand("linear", PARAMS, {"switch": [0]}) for j in phase]
+
+
+def test_markers_are_json_and_old_markers_still_count(tmp_path):
+    base, switch = _linear_jobs()
+    sweep.write_marker(tmp_path, base)
+    assert sweep.is_done(tmp_path, base) and not sweep.is_done(tmp_path, switch)
+    import json
+    assert json.loads(sweep.marker(tmp_path, base).read_text())["job"] == base.name
+    storage.save(sweep.marker(tmp_path, switch), {"job": switch.name, "finished": 1.0})  # the older format
+    assert sweep.is_done(tmp_path, switch)
+    sweep.marker(tmp_path, switch).write_text("{not json")
+    assert not sweep.is_done(tmp_path, switch)
+    sweep.marker(tmp_path, switch).write_text('{"job": "another-job"}')
+    assert not sweep.is_done(tmp_path, switch)
+
+
+def test_old_format_marker_with_code_is_refused(tmp_path):
+    import hashlib
+    import io
+
+    class Touch:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "pwned"), "w"))
+
+    buf = io.BytesIO()
+    torch.save({"job": "linear-base", "x": Touch()}, buf)
+    payload = buf.getvalue()
+    base = _linear_jobs()[0]
+    path = sweep.marker(tmp_path, base)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(storage.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    with pytest.warns(storage.StoreWarning, match="refused"):
+        assert not sweep.is_done(tmp_path, base)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_job_index_log_paths_cannot_leave_the_store(tmp_path):
+    import json
+    store = tmp_path / "store"
+    logs = store / "sweeps" / "linear" / "logs"
+    logs.mkdir(parents=True)
+    outside = tmp_path / "outside.err"
+    outside.write_text("Traceback (most recent call last): a file outside the store")
+    (logs / "7_0_log.err").write_text("Traceback (most recent call last): the job's own log")
+    (logs / "link_log.err").symlink_to(outside)
+    base, switch = _linear_jobs()
+    index = {base.name: {"job_id": "7", "stderr": "7_0_log.err", "key": base.key}}
+    bad = ["../../../outside.err", str(outside), "link_log.err", "sub/../../../../outside.err", None]
+    for recorded in bad:
+        index[switch.name] = {"job_id": "8", "stderr": recorded, "key": switch.key}
+        (store / "sweeps" / "linear" / "jobs.json").write_text(json.dumps(index))
+        with pytest.warns(storage.StoreWarning, match="log path ignored"):
+            st = sweep.status("linear", PARAMS, {"switch": [0]}, str(store))
+        assert st[base.name] == {"state": "failed", "stderr": str((logs / "7_0_log.err").absolute())}
+        assert st[switch.name] == {"state": "running"}, recorded  # submitted; its log is not read
+    # an index written before log paths were stored relative: absolute, inside the log folder
+    index[switch.name]["stderr"] = str((logs / "7_0_log.err").absolute())
+    (store / "sweeps" / "linear" / "jobs.json").write_text(json.dumps(index))
+    assert sweep.status("linear", PARAMS, {"switch": [0]}, str(store))[switch.name]["state"] == "failed"
+    for garbage in ("[1, 2]", "not json", '{"linear-base": "x"}'):
+        (store / "sweeps" / "linear" / "jobs.json").write_text(garbage)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", storage.StoreWarning)
+            st = sweep.status("linear", PARAMS, {"switch": [0]}, str(store))
+        assert {v["state"] for v in st.values()} == {"pending"}, garbage
+
+
+def test_job_index_stores_log_names_relative_to_the_log_folder(tmp_path):
+    import json
+    from types import SimpleNamespace
+    store = tmp_path / "store"
+    logs = sweep._log_folder(store, "linear")
+    base = _linear_jobs()[0]
+    fake = SimpleNamespace(job_id="42", paths=SimpleNamespace(stderr=logs.absolute() / "42_0_log.err",
+                                                              stdout=logs.absolute() / "42_0_log.out"))
+    sweep._save_index(store, "linear", [(base, fake)])
+    record = json.loads((logs.parent / "jobs.json").read_text())[base.name]
+    assert record["stderr"] == "42_0_log.err" and record["stdout"] == "42_0_log.out"
