@@ -115,8 +115,12 @@ def _opt_int(name, v, minimum):
 
 def setup(preset: str = "default", arch: str | None = None, dataset: str | None = None, width=None, seed: int = 0,
           steps: int | None = None, kernel: str = "sum", n_probe: int | None = None, bn: str = "reestimate",
-          **train_overrides) -> PageSetup:
-    """Check a page's parameters and build its configuration (``None`` means the preset's value)."""
+          for_jobs: bool = False, **train_overrides) -> PageSetup:
+    """Check a page's parameters and build its configuration (``None`` means the preset's value).
+
+    ``for_jobs``: only the configuration is needed (a sweep's job list, its status), not training
+    here, so the ``paper`` preset does not ask for a GPU on this machine; its jobs refuse where they
+    start training without one."""
     check_choice("preset", preset, PRESETS)
     paper = preset == "paper"
     arch = (PAPER_DEFAULTS["arch"] if paper else "lenet5") if arch is None else arch
@@ -132,7 +136,8 @@ def setup(preset: str = "default", arch: str | None = None, dataset: str | None 
     p = PRESETS[preset]
     steps = p["steps"] if steps is None else steps
     if paper:
-        fields = dict(PAPER_SETTINGS[arch], milestones=PAPER_MILESTONES, device=_paper_device())
+        fields = dict(PAPER_SETTINGS[arch], milestones=PAPER_MILESTONES,
+                      device="cuda" if for_jobs else _paper_device())
     else:
         fields = dict(ARCH_SETTINGS[arch], milestones=(int(0.75 * steps),))
         if "ckpt_every" in p:

@@ -70,7 +70,7 @@ def expand(page_name: str, params: dict, extra: dict | None = None) -> list[list
     from .data import check_choice
     check_choice("page", page_name, PAGES)
     extra = dict(extra or {})
-    page = pages.setup(**params)  # checks every parameter before anything is submitted
+    page = pages.setup(**params, for_jobs=True)  # checks every parameter before anything is submitted
     p = tuple(sorted(params.items()))
     e = tuple(sorted(extra.items()))
     if page_name == "cone":

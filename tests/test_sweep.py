@@ -205,3 +205,20 @@ def test_job_index_stores_log_names_relative_to_the_log_folder(tmp_path):
     sweep._save_index(store, "linear", [(base, fake)])
     record = json.loads((logs.parent / "jobs.json").read_text())[base.name]
     assert record["stderr"] == "42_0_log.err" and record["stdout"] == "42_0_log.out"
+
+
+def test_paper_job_list_and_status_need_no_gpu(tmp_path, monkeypatch):
+    """The paper preset's job list and --status are built on a login node without a GPU; only the
+    jobs themselves, where they start training, refuse without one."""
+    import torch
+    from lib import pages
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("TWOPHASE_FORCE_PAPER", raising=False)
+    params = {"preset": "paper", "dataset": "mnist5k"}
+    phases_ = sweep.expand("cone", params)
+    assert [j.value for j in phases_[0]] == [0, 1, 2]
+    rows = sweep.status("cone", params, {}, str(tmp_path / "store"))
+    assert sweep.format_status(rows)
+    assert pages.setup(preset="paper", for_jobs=True).cfg.device == "cuda"
+    with pytest.raises(RuntimeError, match="needs a GPU"):
+        sweep.run_job(phases_[0][0], str(tmp_path / "store"))
