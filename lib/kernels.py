@@ -42,7 +42,7 @@ from .models import has_batchnorm, reestimate_bn
 from .runtime import deterministic, show_progress
 from .storage import RunStore
 
-KINDS = ("sum", "trace", "full", "logit:k")
+KINDS = ("sum", "trace", "full", "logit:k")  # the one list of kernel kinds; "logit:k" last (a pattern)
 BN_CHOICES = ("reestimate", "running")
 
 
@@ -52,9 +52,9 @@ def check_kind(kind: str, num_classes: int | None = None) -> None:
         if num_classes is not None and int(m.group(1)) >= num_classes:
             raise ValueError(f"kernel kind {kind!r}: logit index must be < {num_classes}")
         return
-    if kind not in ("sum", "trace", "full"):
-        raise ValueError(f"unknown kernel kind {kind!r}; valid choices: 'sum', 'trace', 'full', "
-                         f"'logit:k' (k a class index)")
+    if kind not in KINDS[:-1]:
+        raise ValueError(f"unknown kernel kind {kind!r}; valid choices: "
+                         + ", ".join(repr(k) for k in KINDS) + " (k a class index)")
 
 
 def _reduce(out: torch.Tensor, kind: str) -> torch.Tensor:

@@ -76,10 +76,6 @@ ARCH_SETTINGS = {
 ARCH_NAMES = {"lenet5": "LeNet-5", "lenet_300_100": "LeNet 300-100", "resnet20": "ResNet-20", "vgg16": "VGG-16"}
 
 
-def preset_from_env(default: str = "default") -> str:
-    return os.environ.get("TWOPHASE_PRESET", default)
-
-
 @dataclass(frozen=True)
 class PageSetup:
     preset: str

@@ -35,7 +35,6 @@ from . import storage
 PAGES = ("cone", "chaos", "linear", "counterexample")
 EXECUTORS = ("local", "slurm", "debug")
 SLURM_COMMANDS = ("srun", "sbatch")
-PAGE_PARAMS = ("preset", "arch", "dataset", "width", "seed", "steps", "kernel", "n_probe", "bn")
 
 
 class ExecutorUnavailable(RuntimeError):
