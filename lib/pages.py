@@ -21,9 +21,8 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from tqdm import tqdm
-
 import numpy as np
+from tqdm import tqdm
 
 from . import perturbation as P
 from . import phases
@@ -31,7 +30,7 @@ from .data import DATASETS, check_choice
 from .kernels import BN_CHOICES, check_kind, kernel_distance, kernel_done, noise_floor, trajectory_kernels
 from .linearization import SwitchConfig, switch_run
 from .models import MODELS
-from .runtime import arithmetic_text, run_parallel, show_progress
+from .runtime import arithmetic_text, run_parallel
 from .training import TrainConfig, Trajectory, checkpoint_iterations, train
 
 PRESETS = {
@@ -280,11 +279,10 @@ def chaos_rows(page: PageSetup, cfgs, t0s, perturbations, desc: str) -> dict:
     """{(training seed, t0, perturbation): `perturbation.chaos_row`} for every combination, the
     branches trained in parallel worker processes (`lib.runtime.run_parallel`)."""
     jobs = [(c, t0, p, page.kernel, page.n_probe, page.bn) for c in cfgs for p in perturbations for t0 in t0s]
-    for c in cfgs:
-        train(c)
-    todo = [j for j in jobs if not P.branch_done(P.BranchConfig(j[0], j[1], j[2]))]
+    bases = {c.seed: train(c) for c in cfgs}  # before the workers, which would each train a missing base
+    todo = [j for j in jobs if not P.branch_done(P.BranchConfig(j[0], j[1], j[2]), *j[3:])]
     run_parallel(_chaos_job, todo, desc=desc, threads=page.cfg.threads, label=_chaos_label)
-    return {(c.seed, t0, p): P.chaos_row(train(c), t0, p, page.kernel, page.n_probe, page.bn, progress=False)
+    return {(c.seed, t0, p): P.chaos_row(bases[c.seed], t0, p, page.kernel, page.n_probe, page.bn, progress=False)
             for c, t0, p, *_ in jobs}
 
 
@@ -348,19 +346,10 @@ def chaos_sweep(page: PageSetup, t0s=None, size: float = 1e-7, mode: str = "entr
 
 
 def seed_pair(page: PageSetup, a: Trajectory, b: Trajectory) -> dict:
-    """`perturbation.compare_endpoints` of two runs that differ in their training seed only, with the
-    kernel distance between their endpoints (cached in the first run's folder)."""
-    T = page.cfg.steps
-
-    def compute():
-        row = P.compare_endpoints(a.cfg, a.state_dict(T), b.state_dict(T))
-        k = [trajectory_kernels(r, [T], kind=page.kernel, n_probe=page.n_probe, bn=page.bn, progress=False)[T]
-             for r in (a, b)]
-        row["kernel_distance"] = kernel_distance(*k)
-        return row
-
+    """`perturbation.compare_runs` of two runs that differ in their training seed only (cached in the
+    first run's folder)."""
     key = f"seedpair_{b.path.name}_{page.kernel.replace(':', '-')}_{page.bn}_n{page.n_probe}.pt"
-    return dict(a.store.cached(a.path / key, compute))
+    return dict(a.store.cached(a.path / key, lambda: P.compare_runs(a, b, page.kernel, page.n_probe, page.bn)))
 
 
 @dataclass(frozen=True)
@@ -476,10 +465,6 @@ def chaos_outliers(sweep: ChaosSweep) -> list[dict]:
 
 def linear_sweep(page: PageSetup, switch=None) -> dict:
     """θ_std→lin(T; t) for every switch point, and the standard run's endpoint."""
-    from tqdm import tqdm
-
-    from .linearization import SwitchConfig, switch_run
-    from .training import train
     switch = switch_grid(page, switch)
     base = train(page.cfg)
     runs = {t: switch_run(SwitchConfig(page.cfg, t)) for t in tqdm(switch, desc="switch points")}

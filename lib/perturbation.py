@@ -188,21 +188,24 @@ def compare_endpoints(cfg: TrainConfig, a: dict, b: dict, n_points: int = 11, n_
 
 
 
+def compare_runs(a: Trajectory, b: Trajectory, kernel: str = "sum", n_probe: int = 200,
+                 bn: str = "reestimate") -> dict:
+    """`compare_endpoints` of two runs' endpoints at T, with the kernel distance between their
+    endpoints' eNTKs (``kernel_distance``)."""
+    T = a.cfg.steps
+    row = compare_endpoints(a.cfg, a.state_dict(T), b.state_dict(T))
+    k = [trajectory_kernels(r, [T], kind=kernel, n_probe=n_probe, bn=bn, progress=False)[T] for r in (a, b)]
+    row["kernel_distance"] = kernel_distance(*k)
+    return row
+
+
 def chaos_row(base: Trajectory, t0: int, p: Perturbation, kernel: str = "sum", n_probe: int = 200,
               bn: str = "reestimate", progress: bool | None = None) -> dict:
     """Branch ``base`` at ``t0`` with perturbation ``p``, train to T, compare with the base run's
-    endpoint (cached in the branch's folder). Includes the kernel distance between the endpoints."""
+    endpoint (`compare_runs`, cached in the branch's folder)."""
     br = run_branch(BranchConfig(base.cfg, t0, p), base.store, progress=progress)
-    T = base.cfg.steps
-
-    def compute():
-        row = compare_endpoints(base.cfg, base.state_dict(T), br.state_dict(T))
-        k_base = trajectory_kernels(base, [T], kind=kernel, n_probe=n_probe, bn=bn, progress=False)[T]
-        k_br = trajectory_kernels(br, [T], kind=kernel, n_probe=n_probe, bn=bn, progress=False)[T]
-        row["kernel_distance"] = kernel_distance(k_base, k_br)
-        return row
-
-    row = dict(base.store.cached(br.path / _compare_key(kernel, bn, n_probe), compute))
+    row = dict(base.store.cached(br.path / _compare_key(kernel, bn, n_probe),
+                                 lambda: compare_runs(base, br, kernel, n_probe, bn)))
     row.update(t0=t0, perturbation=perturbation_report(br))
     return row
 
@@ -213,9 +216,10 @@ def _compare_key(kernel: str, bn: str, n_probe: int) -> str:
 
 def branch_done(bcfg: BranchConfig, kernel: str = "sum", n_probe: int = 200, bn: str = "reestimate",
                 store: storage.RunStore | None = None) -> bool:
-    """Whether `chaos_row` of this branch is stored (trained and compared): then it costs a load."""
+    """Whether `chaos_row` of this branch is stored (trained and compared): then it costs a load. A
+    cheap check of the file's presence, as `kernels.kernel_done`; loading still verifies it."""
     folder = (store or storage.RunStore()).existing_dir("branch", bcfg)
-    return folder is not None and storage.load_or_none(folder / _compare_key(kernel, bn, n_probe), warn=False) is not None
+    return folder is not None and (folder / _compare_key(kernel, bn, n_probe)).exists()
 
 
 def null_control(base: Trajectory, t0: int, progress: bool | None = None) -> dict:

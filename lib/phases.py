@@ -409,14 +409,13 @@ def chaos_transition(t0s, barriers, fraction: float = CHAOS_FRACTION, min_barrie
         m = np.median(x, 0)
         idx.append(_stable_index(t0s, m, fraction * m[0]) if m[0] >= min_barrier else None)
         drops.append(drop_of(x))
-    tail_ = (1 - LEVEL) / 2
-    drop = Estimate(drop_of(b), float(np.quantile(drops, tail_)), float(np.quantile(drops, 1 - tail_)))
+    tail = (1 - LEVEL) / 2
+    drop = Estimate(drop_of(b), float(np.quantile(drops, tail)), float(np.quantile(drops, 1 - tail)))
     beyond = len(t0s)  # a resample that finds no transition counts as one beyond the grid
     all_idx = np.array([beyond if j is None else j for j in idx])
     found = float(np.mean(all_idx < beyond))
     interval = None
     if i is not None:
-        tail = (1 - LEVEL) / 2
         lo_i = min(i, int(np.quantile(all_idx, tail, method="lower")))
         hi_i = max(i, int(np.quantile(all_idx, 1 - tail, method="higher")))
         interval = (t0s[max(lo_i - 1, 0)], None if hi_i >= beyond else t0s[hi_i])

@@ -166,17 +166,13 @@ def mds_map(s, iterations, ax=None):
     return ax
 
 
-def _t0_axis(ax, t0s, marks=None):
+def _t0_axis(ax, t0s):
     ax.set_xscale("symlog", linthresh=max(1, min([t for t in t0s if t > 0], default=1)))
     ax.set_xlim(0, 1.2 * max(t0s))
     ticks = [t for i, t in enumerate(t0s) if len(t0s) <= 8 or i % 2 == 0 or t == t0s[-1]]
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
     ax.set_xlabel("perturbation time t0")
-    for label, t in (marks or {}).items():
-        if t is not None:
-            ax.axvline(t, color="grey", lw=0.8, ls="--")
-            ax.text(t, ax.get_ylim()[1], f" {label}", fontsize=7, va="top", rotation=90, color="grey")
 
 
 CHAOS_PANELS = (("barrier_test", 1, "test loss barrier", True), ("disagreement", 100, "test disagreement (%)", False),

@@ -366,8 +366,8 @@ def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore |
             storage.save(run.checkpoint_path(t), ck)
         module.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
-        start = time.perf_counter()
+        began = time.perf_counter()  # not `start`: that is the caller's function
         _run(cfg, data, module, opt, run, ck["iteration"], list(ck["metrics"]), progress, None)
     announce(f"trained {kind} of {cfg.arch}/{cfg.dataset} seed {cfg.seed}, {what} = {t}: iterations "
-             f"{ck['iteration']}-{cfg.steps} in {time.perf_counter() - start:.0f} s")
+             f"{ck['iteration']}-{cfg.steps} in {time.perf_counter() - began:.0f} s")
     return run
