@@ -6,8 +6,11 @@
 
 with one ``torch.func.jvp`` through ``functional_call``: the forward pass at θ_t and the
 directional derivative along θ - θ_t. Its trainable parameters are θ (starting at θ_t); θ_t
-and the network's buffers are frozen. BatchNorm runs in eval mode with the statistics of θ_t
-(they are part of the function being linearized; the papers do not say, so this is our choice).
+and the network's buffers are frozen. BatchNorm runs in eval mode with frozen statistics (they
+are part of the function being linearized; the papers do not say, so this is our choice): those
+the eNTK of θ_t is measured with, so that the linearized model's kernel *is* the measured kernel
+(``SwitchConfig.bn``: ``"reestimate"``, re-estimated at θ_t on the kernel's fixed batches
+`lib.kernels.bn_batches`; ``"running"``, the running statistics stored with θ_t).
 
 Because it is an ordinary module, the training loop of `lib.training` trains it unchanged:
 same optimizer (momentum buffer carried over from the checkpoint), learning-rate schedule,
@@ -24,7 +27,9 @@ from torch.func import functional_call, jvp
 
 from . import storage
 from .data import load_dataset
-from .models import build_model
+from .kernels import bn_batches
+from .models import build_model, has_batchnorm, reestimate_bn
+from .runtime import deterministic
 from .training import CONTINUATION_EVERY, Continuation, TrainConfig, continue_run, train
 
 
@@ -75,11 +80,31 @@ class Linearized(nn.Module):
 @dataclass(frozen=True)
 class SwitchConfig:
     """Standard training of ``base`` to ``t``, then linearized training to T, with a checkpoint
-    every ``ckpt_every`` iterations (dense for a kernel series, sparse for an endpoint)."""
+    every ``ckpt_every`` iterations (dense for a kernel series, sparse for an endpoint), and the
+    BatchNorm statistics ``bn`` frozen into the linearized model (see the module docstring; for a
+    network without BatchNorm the two are the same run, and `switch_config` says ``"running"``)."""
 
     base: TrainConfig
     t: int
     ckpt_every: int = CONTINUATION_EVERY
+    bn: str = "running"
+
+    def __post_init__(self):
+        if self.bn not in BN_STATS:
+            raise ValueError(f"bn must be one of {list(BN_STATS)}; got {self.bn!r}")
+
+
+BN_STATS = ("running", "reestimate")
+
+
+def switch_config(base: TrainConfig, t: int, bn: str = "reestimate", ckpt_every: int = CONTINUATION_EVERY) -> SwitchConfig:
+    """The `SwitchConfig` whose linearized model uses the BatchNorm statistics ``bn`` of the
+    kernel measured (normalized to ``"running"`` for a network without BatchNorm, so that one run
+    has one identity)."""
+    data = load_dataset(base.dataset)
+    if not has_batchnorm(build_model(base.arch, data.shape, data.num_classes, base.width, base.seed)):
+        bn = "running"
+    return SwitchConfig(base, t, ckpt_every, bn)
 
 
 class SwitchRun(Continuation):
@@ -100,6 +125,9 @@ def switch_run(scfg: SwitchConfig, store: storage.RunStore | None = None, progre
         data = load_dataset(cfg.dataset)
         net = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
         net.load_state_dict(ck["model"])
+        if scfg.bn == "reestimate" and has_batchnorm(net):
+            with deterministic(cfg.threads), torch.no_grad():
+                reestimate_bn(net, [b.to(cfg.device) for b in bn_batches(data)])
         lin = Linearized(net)  # starts at θ_t, with the standard run's momentum buffers
         return lin, {"iteration": scfg.t, "model": lin.state_dict(), "optimizer": ck["optimizer"],
                      "metrics": [dict(ck["metrics"][-1])]}

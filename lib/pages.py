@@ -17,6 +17,7 @@ Presets (``PRESETS``), chosen so each page fits a 2-core CPU:
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -25,10 +26,10 @@ import numpy as np
 from tqdm import tqdm
 
 from . import perturbation as P
-from . import phases
-from .data import DATASETS, check_choice
+from . import phases, storage
+from .data import DATASETS, DataUnavailable, check_choice, load_dataset
 from .kernels import BN_CHOICES, check_kind, kernel_distance, kernel_done, noise_floor, trajectory_kernels
-from .linearization import SwitchConfig, switch_run
+from .linearization import switch_config, switch_run
 from .models import MODELS
 from .runtime import arithmetic_text, run_parallel
 from .training import TrainConfig, Trajectory, checkpoint_iterations, train
@@ -134,7 +135,9 @@ def setup(preset: str = "default", arch: str | None = None, dataset: str | None 
         fields = dict(PAPER_SETTINGS[arch], milestones=PAPER_MILESTONES,
                       device="cuda" if for_jobs else _paper_device())
     else:
-        fields = dict(ARCH_SETTINGS[arch], milestones=(int(0.75 * steps),))
+        # a constant learning rate over T, as in the papers' window t <= 10^4 (their decays come later):
+        # every switch point, reference and t0 then lies in the window the claims are about
+        fields = dict(ARCH_SETTINGS[arch], milestones=())
         if "ckpt_every" in p:
             fields["ckpt_every"] = p["ckpt_every"]
     if width is not None:
@@ -225,16 +228,18 @@ def chaos_grid(page: PageSetup, t0s=None) -> list[int]:
 
 
 def switch_grid(page: PageSetup, switch=None) -> list[int]:
-    """The switch points t of θ_std→lin(T; t) (None: 0, 50, 100, 200, ... doubling, and T),
-    checked against the base run's checkpoints."""
+    """The switch points t of θ_std→lin(T; t), inside the constant-learning-rate window (a switch
+    after a decay would fold the decay into "the gain after the transition"), and T itself (the
+    standard run). None: 0, then 2 checkpoint spacings, doubling, up to the window's end, and T."""
     cfg = page.cfg
+    end = window_end(cfg)
     if switch is None:
         switch, t = [0], 2 * cfg.ckpt_every
-        while t < cfg.steps:
+        while t < end:
             switch.append(t)
             t *= 2
         switch.append(cfg.steps)
-    return check_grid("switch", switch, checkpoint_iterations(cfg))
+    return check_grid("switch", switch, [t for t in checkpoint_iterations(cfg) if t <= end or t == cfg.steps])
 
 
 def seeds(page: PageSetup) -> list[int]:
@@ -463,13 +468,100 @@ def chaos_outliers(sweep: ChaosSweep) -> list[dict]:
     return out
 
 
-def linear_sweep(page: PageSetup, switch=None) -> dict:
-    """θ_std→lin(T; t) for every switch point, and the standard run's endpoint."""
+@dataclass(frozen=True)
+class LinearSweep:
+    """The linear page's computation.
+
+    switch: the switch points of the page's seed (T last: the standard run itself); runs: {t:
+    `linearization.SwitchRun`} of the page's seed; final: {t: its last metrics (test_acc,
+    test_loss, ...)}; reference: the last metrics of standard training to T; bn: the BatchNorm
+    statistics frozen into the linearized model (those of the kernel; "running" without
+    BatchNorm); advantage: the `phases.LinearAdvantage` over the preset's seeds, each switched at
+    the first switch point at or after its own kernel transition and at the last one before T.
+    """
+
+    switch: list
+    runs: dict
+    final: dict
+    reference: dict
+    bn: str
+    advantage: phases.LinearAdvantage
+
+    def acc(self, t: int) -> float:
+        """Test accuracy at T of the page's seed switched at ``t``."""
+        return self.final[t]["test_acc"]
+
+
+def linear_sweep(page: PageSetup, switch=None, cone: "ConeAnalysis | None" = None,
+                 centered: bool = phases.DECIDING_CENTERED, judged_only: bool = False) -> LinearSweep:
+    """θ_std→lin(T; t) for every switch point of the page's seed, the standard run's endpoint, and the
+    linear advantage judged over the preset's seeds (their transitions from ``cone``, the page's
+    `cone_analysis` by default). ``judged_only``: the page's seed too is switched only where the
+    verdict looks (its transition's switch point, the last one before T, and T)."""
     switch = switch_grid(page, switch)
-    base = train(page.cfg)
-    runs = {t: switch_run(SwitchConfig(page.cfg, t)) for t in tqdm(switch, desc="switch points")}
-    return dict(switch=switch, runs=runs, final={t: r.metrics[-1] for t, r in runs.items()},
-                reference=base.metrics[-1])
+    cone = cone_analysis(page) if cone is None else cone
+    cfg = page.cfg
+    inner = [t for t in switch if t < cfg.steps]
+    late = inner[-1] if inner else None
+
+    def sw(c, t):
+        return switch_run(switch_config(c, t, bn=page.bn))
+
+    if judged_only:
+        tr = cone.setting.runs[0].regime(centered).transition
+        at = next((t for t in inner if tr is not None and t >= tr), None)
+        switch = sorted({t for t in (at, late, cfg.steps) if t is not None})
+    runs = {t: sw(cfg, t) for t in tqdm(switch, desc="switch points")}
+    bn = switch_config(cfg, 0, bn=page.bn).bn
+    per = dict(seeds=[], transitions=[], at=[], standard=[], linear_at=[], linear_late=[])
+    for s, run in zip(seeds(page), cone.setting.runs):
+        c = dataclasses.replace(cfg, seed=s)
+        tr = run.regime(centered).transition
+        at = next((t for t in inner if tr is not None and t >= tr), None)
+        acc = (lambda t: runs[t].metrics[-1]["test_acc"]) if s == cfg.seed else \
+            (lambda t: sw(c, t).metrics[-1]["test_acc"])
+        per["seeds"].append(s)
+        per["transitions"].append(tr)
+        per["at"].append(at)
+        per["standard"].append(train(c).metrics[-1]["test_acc"])
+        per["linear_at"].append(None if at is None else acc(at))
+        per["linear_late"].append(None if late is None else acc(late))
+    n_test = cfg.eval_n or len(load_dataset(cfg.dataset).y_test)
+    advantage = phases.linear_advantage(late=late, n_test=n_test, **per)
+    base = train(cfg)
+    return LinearSweep(switch, runs, {t: r.metrics[-1] for t, r in runs.items()}, base.metrics[-1], bn, advantage)
+
+
+def bn_sentence(bn: str) -> str:
+    """Which BatchNorm statistics the linearized model freezes, in words (`LinearSweep.bn`)."""
+    return {"reestimate": "BatchNorm statistics re-estimated at θ_t on the kernel's 8 fixed training batches",
+            "running": "the running statistics stored with θ_t (or, for a network without BatchNorm, none)"}[bn]
+
+
+def linear_endpoints_sentence(sweep: LinearSweep, steps: int) -> str:
+    """The page seed's endpoints in one sentence: earliest and latest switch point, standard run."""
+    sw = [t for t in sweep.switch if t < steps]
+    f, l, r = sweep.final[sw[0]], sweep.final[sw[-1]], sweep.reference
+    return (f"Switching to linearized training at t = {sw[0]} ends at a test accuracy of {100 * f['test_acc']:.1f}% "
+            f"(test loss {f['test_loss']:.3f}); switching at t = {sw[-1]}, the last switch point before T, at "
+            f"{100 * l['test_acc']:.1f}% (loss {l['test_loss']:.3f}); standard training to T = {steps} reaches "
+            f"{100 * r['test_acc']:.1f}% (loss {r['test_loss']:.3f}).")
+
+
+def linear_table(adv: phases.LinearAdvantage):
+    """One row per training seed: transition, switch point judged, accuracies and room (a DataFrame)."""
+    import pandas as pd
+
+    def pct(v):
+        return "n/a" if v is None else f"{100 * v:.2f}%"
+
+    rows = [{"seed": s, "kernel transition": "none" if tr is None else tr, "switch at": "n/a" if a is None else a,
+             "standard (T)": pct(st), "switched at transition": pct(la),
+             "room (points)": "n/a" if la is None else f"{100 * (st - la):.2f}",
+             f"switched at t = {adv.late}": pct(ll)}
+            for s, tr, a, st, la, ll in zip(adv.seeds, adv.transitions, adv.at, adv.standard, adv.linear_at,
+                                             adv.linear_late)]
+    return pd.DataFrame(rows).set_index("seed")
 
 
 # ---------------------------------------------------------------- regimes (lib.phases) of runs and settings
@@ -607,7 +699,7 @@ def cone_controls(page: PageSetup, dts=None) -> Controls | None:
     base = train(page.cfg)
     its = [t for t in base.iterations if t <= end]
     switch = min(its, key=lambda t: abs(t - LAZY_SWITCH_FRACTION * end))
-    lin = switch_run(SwitchConfig(page.cfg, switch, ckpt_every=page.cfg.ckpt_every))
+    lin = switch_run(switch_config(page.cfg, switch, bn=page.bn, ckpt_every=page.cfg.ckpt_every))
     base_k = run_kernels(page, base)
     lin_k = trajectory_kernels(lin, [t for t in lin.iterations if t <= end], kind=page.kernel,
                                n_probe=page.n_probe, bn=page.bn)
@@ -652,7 +744,7 @@ class Claims:
     was measured and the verdict, on raw and on centered S, and the page), and the analyses behind
     them (``cone``: `ConeAnalysis`, ``controls``: `Controls`, ``counter``: {name: `SettingResult`},
     ``chaos``: `ChaosSweep`, ``agreement``: `phases.Agreement` of the chaos and cone transitions
-    on centered S, ``linear``: the dict of `linear_sweep`)."""
+    on centered S, ``linear``: `LinearSweep`)."""
 
     rows: list
     cone: ConeAnalysis
@@ -660,7 +752,7 @@ class Claims:
     counter: dict
     chaos: ChaosSweep
     agreement: phases.Agreement
-    linear: dict
+    linear: LinearSweep
 
 
 def _both(measure, verdict) -> dict:
@@ -681,7 +773,6 @@ def _interval(r: phases.Regime) -> str:
 
 
 CHAOS_MIN_DRAWS = 3  # perturbation draws below which the chaos claim is inconclusive (one draw flipped across CPUs)
-LINEAR_MIN_GAIN = 0.005  # test-accuracy gain from the first to the last switch point that counts as an advantage
 
 
 def chaos_claim(sweep: ChaosSweep) -> str:
@@ -714,6 +805,33 @@ def cone_agreement(page: PageSetup, sweep: ChaosSweep, cone: ConeAnalysis,
                             resolution=min(spacing, page.cfg.ckpt_every))
 
 
+def phase_one_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:
+    """Phase I then a floor: holds if every seed has a change point, fails if none has."""
+    return _transition_claim([r.regime(centered) for r in cone.setting.runs])
+
+
+def _after_transition(cone, centered, verdict) -> str:
+    """Claims about Phase II presuppose a transition in every seed; without one, inconclusive."""
+    return verdict if phase_one_claim(cone, centered) == "holds" else "inconclusive"
+
+
+def floor_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:
+    """Cone (b), a floor shared by every dt: every seed's floor slope below ``phases.FLOOR_SLOPE_MAX``."""
+    return _after_transition(cone, centered, phases.below_threshold(
+        [r.regime(centered).floor_slope for r in cone.setting.runs], phases.FLOOR_SLOPE_MAX))
+
+
+def reference_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:
+    """Cone (a), S(t, τ) levels off: every seed's growth exponent below ``phases.REF_GROWTH_MAX``."""
+    return _after_transition(cone, centered, phases.below_threshold(
+        [r.regime(centered).ref_growth_pooled for r in cone.setting.runs], phases.REF_GROWTH_MAX))
+
+
+def cone_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:
+    """The cone effect: the regime over the seeds is a cone (`phases.regime_claim`)."""
+    return phases.regime_claim(cone.setting.regime(centered))
+
+
 def _holds(b: bool) -> str:
     return "holds" if b else "fails"
 
@@ -725,7 +843,7 @@ def claims(page: PageSetup) -> Claims:
     counter = counterexample_analysis(page)
     chaos = chaos_sweep(page)
     agree = {c: cone_agreement(page, chaos, cone, c) for c in (False, True)}
-    linear = linear_sweep(page)
+    linear = linear_sweep(page, cone=cone)
     setting, cx, runs = cone.setting, counter["counterexample"], cone.setting.runs
 
     def seeds_text(values):
@@ -735,12 +853,6 @@ def claims(page: PageSetup) -> Claims:
         return "none" if r.ref_growth_pooled is None else r.ref_growth_pooled.fmt()
 
     tr = chaos.transition
-    acc = {t: m["test_acc"] for t, m in linear["final"].items()}
-    sw = [t for t in linear["switch"] if t < page.cfg.steps]
-    t_lin = cone.run.regime().transition
-    after = [t for t in sw if t_lin is not None and t >= t_lin]
-    t_mid = after[0] if after else sw[-1]
-    gain_before, gain_after = acc[t_mid] - acc[sw[0]], acc[sw[-1]] - acc[t_mid]
     chaos_text = (f"{tr.n_draws} draws per t0: median test barrier {tr.median[0]:.3f} at t0 = {tr.t0s[0]}, "
                   f"{tr.median[-1]:.3f} at t0 = {tr.t0s[-1]} (two training seeds: "
                   f"{np.median(chaos.reference('barrier_test')) if chaos.seed_pairs else float('nan'):.3f}); "
@@ -749,34 +861,29 @@ def claims(page: PageSetup) -> Claims:
                   + (f"transition t0 = {tr.transition} [{tr.interval_text()}]; " if tr.transition is not None else
                      f"{tr.name} on the grid; ") +
                   f"null control {'bitwise identical' if chaos.null['identical'] else 'NOT identical'} (no S involved)")
-    linear_text = (f"test acc {100 * acc[sw[0]]:.1f}% (t = {sw[0]}) -> {100 * acc[sw[-1]]:.1f}% (t = {sw[-1]}); "
-                   f"standard {100 * linear['reference']['test_acc']:.1f}%; gain before / after t = {t_mid} "
-                   f"{100 * gain_before:.1f} / {100 * gain_after:.1f} points (no S involved)")
-    def after_transition(c, verdict):
-        """Claims about Phase II presuppose a transition in every seed; without one, inconclusive."""
-        return verdict if _transition_claim([r.regime(c) for r in runs]) == "holds" else "inconclusive"
-
+    adv, sw = linear.advantage, [t for t in linear.switch if t < page.cfg.steps]
+    linear_text = (f"page's seed: test acc {100 * linear.acc(sw[0]):.1f}% (switch t = {sw[0]}) -> "
+                   f"{100 * linear.acc(sw[-1]):.1f}% (t = {sw[-1]}), standard {100 * linear.reference['test_acc']:.1f}%; "
+                   f"{adv.reason} (no S involved)")
     rows = [
         dict(claim="Phase I: the kernel moves fast, then the adjacent distance drops to a floor (Fort et al.)",
              papers="Fig 1(b); Phase I approximately 0 < t < 2000",
              **_both(lambda c: "transition per seed " + seeds_text(_interval(r.regime(c)) for r in runs),
-                     lambda c: _transition_claim([r.regime(c) for r in runs])), page="cone"),
+                     lambda c: phase_one_claim(cone, c)), page="cone"),
         dict(claim="Cone (b): after the transition the adjacent distance has a floor shared by every dt",
              papers="Fig 1(b), T = 10^4",
              **_both(lambda c: f"slope of log floor vs log dt per seed (< {phases.FLOOR_SLOPE_MAX:g}): "
                                + seeds_text(r.regime(c).floor_slope.fmt() for r in runs),
-                     lambda c: after_transition(c, phases.below_threshold([r.regime(c).floor_slope for r in runs],
-                                                                          phases.FLOOR_SLOPE_MAX))), page="cone"),
+                     lambda c: floor_claim(cone, c)), page="cone"),
         dict(claim="Cone (a): the distance to any reference τ after the transition rises, then levels off",
              papers="Fig 1(a), τ = 2000-8000",
              **_both(lambda c: f"growth exponent per seed (< {phases.REF_GROWTH_MAX:g}): "
                                + seeds_text(growth(r.regime(c)) for r in runs),
-                     lambda c: after_transition(c, phases.below_threshold([r.regime(c).ref_growth_pooled for r in runs],
-                                                                          phases.REF_GROWTH_MAX))), page="cone"),
+                     lambda c: reference_claim(cone, c)), page="cone"),
         dict(claim="The cone effect: the regime over seeds is a cone (not lazy, not drifting)",
              papers="one run shown",
              **_both(lambda c: f"{len(runs)} seed(s): " + setting.regime(c).sentence,
-                     lambda c: phases.regime_claim(setting.regime(c))), page="cone"),
+                     lambda c: cone_claim(cone, c)), page="cone"),
         dict(claim="(this book's check) the instrument calls a frozen kernel lazy and a drifting one drifting",
              papers="(no control shown)",
              **_both(lambda c: "controls not run for this architecture below the full preset" if controls is None
@@ -793,12 +900,10 @@ def claims(page: PageSetup) -> Claims:
              papers="extended paper, abstract: 'after this transition point the model's functional trajectory is "
                     "confined to a narrow cone'",
              **_both(lambda c: agree[c].reason, lambda c: agree[c].verdict), page="chaos"),
-        dict(claim="Linear advantage: switching to linearized training later gives better test accuracy, "
-                   "most after the transition",
+        dict(claim="Linear advantage (Phase II is not lazy): switching to the linearized model at the kernel "
+                   "transition costs test accuracy at T",
              papers="Fig 2, T = 10^4; gain 'especially when t > 2000'",
-             **_both(lambda c: linear_text,
-                     lambda c: "inconclusive" if t_lin is None else
-                     _holds(acc[sw[-1]] - acc[sw[0]] > LINEAR_MIN_GAIN and gain_after >= gain_before)), page="linear"),
+             **_both(lambda c: linear_text, lambda c: adv.verdict), page="linear"),
         dict(claim="Not universal: a setting where the kernel keeps moving and no two phases appear",
              papers="unnamed setting (Fig 3)",
              **_both(lambda c: f"counterexample {DRIFT_CONTROL!r} ({COUNTEREXAMPLES[DRIFT_CONTROL]}): " + cx.regime(c).sentence,
@@ -806,3 +911,179 @@ def claims(page: PageSetup) -> Claims:
              page="counterexample"),
     ]
     return Claims(rows, cone, controls, counter, chaos, agree[phases.DECIDING_CENTERED], linear)
+
+
+# ---------------------------------------------------------------- where the claims hold (appendix page)
+
+# The grid of settings measured (the appendix page; benchmarks/settings.py): each architecture at
+# its 2-core width, SGD momentum 0 and 0.9 (the papers' convolutional nets use 0.9), the embedded
+# MNIST-5k and Debian's Fashion-MNIST; everything else is the preset's.
+SETTINGS_GRID = tuple(dict(arch=a, width=w, momentum=m, dataset=d)
+                      for a, w in (("lenet5", None), ("resnet20", 4), ("resnet20", 8))
+                      for m in (0.0, 0.9) for d in ("mnist5k", "fashion-mnist"))
+# Settings a preset computes for the appendix: the page's own (computed by the other pages
+# anyway), then its momentum variant without the chaos sweep in ``default`` (about 3 minutes on 2
+# cores for LeNet-5); every setting in ``full``. The others are read from the run store where a
+# sweep or benchmarks/settings.py computed them.
+GRID_COMPUTED = {"smoke": 1, "default": 2, "full": len(SETTINGS_GRID), "paper": 1}
+SETTING_CLAIMS = ("Phase I", "cone (b)", "cone (a)", "cone", "chaos", "chaos = cone", "linear advantage")
+
+
+def setting_name(s: dict) -> str:
+    width = "" if s.get("width") is None else f" (width {s['width']:g})"
+    data = {"mnist5k": "MNIST-5k", "fashion-mnist": "Fashion-MNIST"}.get(s["dataset"], s["dataset"])
+    return f"{ARCH_NAMES[s['arch']]}{width}, momentum {s['momentum']:g}, {data}"
+
+
+def grid_page(page: PageSetup, s: dict) -> PageSetup:
+    """The page's preset and kernel settings in the grid setting ``s``."""
+    width = s.get("width") if s.get("width") is not None else (None if s["arch"] != page.cfg.arch else page.cfg.width)
+    cfg = dataclasses.replace(page.cfg, **{**ARCH_SETTINGS[s["arch"]], "width": width, "arch": s["arch"],
+                                           "dataset": s["dataset"], "momentum": s["momentum"]})
+    return dataclasses.replace(page, cfg=cfg)
+
+
+def grid_settings(page: PageSetup) -> list[tuple[dict, bool]]:
+    """(setting, computed here) for the page's own setting first, then the grid: the first
+    ``GRID_COMPUTED[preset]`` are computed, the others only read from the run store. In
+    ``default`` the second is the page's setting with the other momentum."""
+    own = dict(arch=page.cfg.arch, width=None if page.cfg.arch == "lenet5" else page.cfg.width,
+               momentum=page.cfg.momentum, dataset=page.cfg.dataset)
+    flip = {**own, "momentum": 0.9 if own["momentum"] == 0 else 0.0}
+    order = [own] + ([flip] if flip in SETTINGS_GRID else []) + [s for s in SETTINGS_GRID if s not in (own, flip)]
+    k = GRID_COMPUTED[page.preset]
+    return [(s, i < k) for i, s in enumerate(order)]
+
+
+@dataclass(frozen=True)
+class SettingClaims:
+    """One row of the appendix: every claim judged in one setting by the functions the pages use.
+
+    setting: the grid entry; name: it in words; source: "computed", "read from the run store",
+    or why it is missing; verdicts: {claim of ``SETTING_CLAIMS``: holds / fails / inconclusive /
+    "not run"}; regime: the cone regime over the seeds (centered S); seeds: training seeds judged;
+    cone_transitions: each seed's change point; chaos: the `phases.ChaosTransition` (None if not
+    run); linear: the `phases.LinearAdvantage` (None if not run).
+    """
+
+    setting: dict
+    name: str
+    source: str
+    verdicts: dict
+    regime: str | None = None
+    seeds: tuple = ()
+    cone_transitions: tuple = ()
+    chaos: phases.ChaosTransition | None = None
+    linear: phases.LinearAdvantage | None = None
+
+    def summary(self) -> str:
+        """The row in one line (benchmarks/settings.py)."""
+        if self.regime is None:
+            return self.source
+        room = "n/a" if self.linear is None or self.linear.room is None else f"{100 * self.linear.room.value:.2f}"
+        chaos = "not run" if self.chaos is None else (
+            f"{self.chaos.transition} [{self.chaos.interval_text()}], drop {self.chaos.drop.fmt(1)}"
+            if self.chaos.transition is not None else f"{self.chaos.name}, drop {self.chaos.drop.fmt(1)}")
+        return (f"regime {self.regime}; cone transitions {list(self.cone_transitions)}; chaos {chaos}; room {room} "
+                f"points; " + ", ".join(f"{k}: {v}" for k, v in self.verdicts.items()))
+
+
+def setting_claims(page: PageSetup, chaos: bool = True, stored_only: bool = False) -> SettingClaims:
+    """Every claim of ``SETTING_CLAIMS`` in the page's setting: the cone over the preset's seeds,
+    the linear advantage (switched only where the verdict looks), and the chaos sweep (``chaos``;
+    "not run" where it is off or, with ``stored_only``, not stored). ``stored_only``: read the run
+    store, train nothing (`lib.storage.stored_only`); a missing run raises `storage.NotStored`."""
+    c = phases.DECIDING_CENTERED
+    s = dict(arch=page.cfg.arch, width=page.cfg.width, momentum=page.cfg.momentum, dataset=page.cfg.dataset)
+    with storage.stored_only() if stored_only else contextlib.nullcontext():
+        cone = cone_analysis(page)
+        linear = linear_sweep(page, cone=cone, judged_only=True)
+        sweep = None
+        if chaos:
+            try:
+                sweep = chaos_sweep(page)
+            except storage.NotStored:
+                if not stored_only:
+                    raise
+    verdicts = {"Phase I": phase_one_claim(cone, c), "cone (b)": floor_claim(cone, c),
+                "cone (a)": reference_claim(cone, c), "cone": cone_claim(cone, c),
+                "chaos": "not run" if sweep is None else chaos_claim(sweep),
+                "chaos = cone": "not run" if sweep is None else cone_agreement(page, sweep, cone, c).verdict,
+                "linear advantage": linear.advantage.verdict}
+    return SettingClaims(s, setting_name(s), "read from the run store" if stored_only else "computed", verdicts,
+                         cone.setting.regime(c).name, tuple(seeds(page)),
+                         tuple(r.regime(c).transition for r in cone.setting.runs),
+                         None if sweep is None else sweep.transition, linear.advantage)
+
+
+def where_claims_hold(page: PageSetup, progress: bool | None = None) -> list[SettingClaims]:
+    """The appendix's rows: `setting_claims` for every setting of `grid_settings` (computed, or
+    read from the run store; a setting neither computed nor stored, or whose data is not installed,
+    says so in ``source``). Chaos is computed for the page's own setting, and in ``full`` for the
+    cheap architectures; elsewhere it is read from the store where it is there."""
+    rows = []
+    for i, (s, computed) in enumerate(grid_settings(page)):
+        gp = grid_page(page, s)
+        chaos_here = i == 0 or (page.preset == "full" and s["arch"] in CHEAP_ARCHS)
+        try:
+            if computed:
+                row = setting_claims(gp, chaos=chaos_here)
+                if not chaos_here:  # the chaos sweep, where a sweep stored it
+                    stored = _stored_chaos(gp)
+                    row = row if stored is None else _with_chaos(row, gp, stored)
+            else:
+                row = setting_claims(gp, chaos=True, stored_only=True)
+        except storage.NotStored:
+            row = SettingClaims(s, setting_name(s), "not computed in this preset, not in the run store",
+                                {k: "not run" for k in SETTING_CLAIMS})
+        except DataUnavailable:
+            row = SettingClaims(s, setting_name(s), f"dataset {s['dataset']!r} not installed",
+                                {k: "not run" for k in SETTING_CLAIMS})
+        rows.append(row)
+    return rows
+
+
+def _stored_chaos(page: PageSetup):
+    try:
+        with storage.stored_only():
+            return chaos_sweep(page), cone_analysis(page)
+    except storage.NotStored:
+        return None
+
+
+def _with_chaos(row: SettingClaims, page: PageSetup, stored) -> SettingClaims:
+    sweep, cone = stored
+    verdicts = {**row.verdicts, "chaos": chaos_claim(sweep),
+                "chaos = cone": cone_agreement(page, sweep, cone).verdict}
+    return dataclasses.replace(row, verdicts=verdicts, chaos=sweep.transition)
+
+
+def claims_table(rows: list[SettingClaims]):
+    """The appendix's verdict table (a DataFrame, one row per setting)."""
+    import pandas as pd
+    return pd.DataFrame([{"setting": r.name, **r.verdicts, "source": r.source} for r in rows]).set_index("setting")
+
+
+def measures_table(rows: list[SettingClaims]):
+    """What the verdicts rest on, per setting (a DataFrame): regime, transitions, room."""
+    import pandas as pd
+
+    def chaos(r):
+        if r.chaos is None:
+            return "not run"
+        t = r.chaos
+        return (f"{t.transition} [{t.interval_text()}]" if t.transition is not None else t.name) + f"; drop {t.drop.fmt(1)}"
+
+    def room(r):
+        a = r.linear
+        if a is None or a.room is None:
+            return "n/a"
+        res = "" if a.resolution is None else f" (spread {100 * a.resolution:.2f})"
+        return f"{100 * a.room.value:.2f} [{100 * a.room.lo:.2f}, {100 * a.room.hi:.2f}]{res}"
+
+    return pd.DataFrame([{"setting": r.name, "seeds": len(r.seeds) or "n/a", "cone regime": r.regime or "n/a",
+                          "cone transition per seed": " / ".join("none" if t is None else str(t)
+                                                                 for t in r.cone_transitions) or "n/a",
+                          "chaos transition": chaos(r),
+                          "room at the transition (points)": room(r)} for r in rows
+                         if r.regime is not None]).set_index("setting")

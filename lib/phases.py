@@ -475,3 +475,95 @@ def agreement(chaos: ChaosTransition, cone_transitions, cone_intervals, resoluti
         return Agreement("inconclusive", f"the intervals overlap but one is too coarse to compare (an upper end "
                          f"above {AGREE_MAX_SPAN:g} times its lower end): {text}", chaos.interval, cone, ratio)
     return Agreement("holds", f"the intervals overlap: {text}", chaos.interval, cone, ratio)
+
+
+# ---------------------------------------------------------------- the linear advantage (workshop paper, Fig 2)
+
+LINEAR_MIN_SEEDS = 2  # seeds below which the seed-to-seed spread, and so the test's resolution, is unknown
+
+
+@dataclass(frozen=True)
+class LinearAdvantage:
+    """The claim that Phase II is not lazy, judged on θ_std→lin(T; t) against standard training.
+
+    If Phase II were lazy, switching to the linearized model at the kernel transition would cost
+    nothing at T. ``room`` is what it costs: standard test accuracy at T minus that of the run
+    switched at the transition (per seed; its interval the range over seeds). ``resolution``: the
+    seed-to-seed spread of the standard accuracy (max - min), at least one test example; a room
+    within it cannot be told from zero.
+
+    verdict: holds (the room exceeds the resolution in every seed: the lazy model loses), fails (the
+    linearized model is better than standard training by more than the resolution in every seed),
+    inconclusive (fewer than ``LINEAR_MIN_SEEDS`` seeds, a seed without a transition, or a room
+    within the resolution: the test is too coarse here); reason: one sentence;
+    seeds, transitions, at (the switch point judged: the first at or after each seed's
+    transition), late (the last switch point before T), standard, linear_at, linear_late: per
+    seed; room, gain (later switching inside Phase II: linear_late - linear_at): `Estimate` over
+    seeds (value the median, [min, max]); None where not measured.
+    """
+
+    verdict: str
+    reason: str
+    seeds: tuple
+    transitions: tuple
+    at: tuple
+    late: int | None
+    standard: tuple
+    linear_at: tuple
+    linear_late: tuple
+    room: Estimate | None
+    gain: Estimate | None
+    resolution: float | None
+
+    def points(self, x: float) -> str:
+        """``x`` (an accuracy difference) in percentage points."""
+        return f"{100 * x:.1f}"
+
+
+def _over_seeds(values) -> Estimate:
+    v = np.asarray(values, dtype=float)
+    return Estimate(float(np.median(v)), float(v.min()), float(v.max()))
+
+
+def linear_advantage(seeds, transitions, at, late, standard, linear_at, linear_late, n_test: int) -> LinearAdvantage:
+    """Judge the linear advantage over the training seeds of one setting.
+
+    Per seed: ``transitions`` (the kernel's change point, None if none), ``at`` (the switch point at
+    or after it, None if none), ``standard`` (test accuracy of standard training to T),
+    ``linear_at`` / ``linear_late`` (test accuracy at T of the runs switched at ``at`` and at
+    ``late``, None where not run); ``n_test``: test examples (one of them is the finest
+    resolution an accuracy has).
+    """
+    seeds, transitions, at = tuple(seeds), tuple(transitions), tuple(at)
+    standard, linear_at, linear_late = tuple(standard), tuple(linear_at), tuple(linear_late)
+    if not (len(seeds) == len(transitions) == len(at) == len(standard) == len(linear_at) == len(linear_late)):
+        raise ValueError("linear_advantage: seeds, transitions, at, standard, linear_at and linear_late "
+                         "need one entry per seed")
+    if not isinstance(n_test, int) or n_test < 1:
+        raise ValueError(f"n_test must be a positive integer; got {n_test!r}")
+
+    def result(verdict, reason, room=None, gain=None, resolution=None):
+        return LinearAdvantage(verdict, reason, seeds, transitions, at, late, standard, linear_at, linear_late,
+                               room, gain, resolution)
+
+    if any(t is None for t in transitions) or any(a is None for a in at) or any(v is None for v in linear_at):
+        return result("inconclusive", "no kernel transition (or no switch point after it) in every seed: "
+                      "nothing to switch at")
+    rooms = [s - l for s, l in zip(standard, linear_at)]
+    room = _over_seeds(rooms)
+    gains = [None if l2 is None else l2 - l1 for l1, l2 in zip(linear_at, linear_late)]
+    gain = _over_seeds([g for g in gains if g is not None]) if any(g is not None for g in gains) else None
+    if len(seeds) < LINEAR_MIN_SEEDS:
+        return result("inconclusive", f"{len(seeds)} seed: the seed-to-seed spread, and so the test's "
+                      f"resolution, is unknown (room {100 * room.value:.1f} points)", room, gain)
+    resolution = max(float(np.ptp(standard)), 1.0 / n_test)
+    text = (f"room at the transition {100 * room.value:.1f} points [{100 * room.lo:.1f}, {100 * room.hi:.1f}] "
+            f"over {len(seeds)} seeds, seed-to-seed spread of standard training {100 * resolution:.1f} points")
+    if room.lo > resolution:
+        return result("holds", f"switching to the linearized model at the transition costs accuracy in every "
+                      f"seed: {text}", room, gain, resolution)
+    if room.hi < -resolution:
+        return result("fails", f"the linearized model does better than standard training in every seed: {text}",
+                      room, gain, resolution)
+    return result("inconclusive", f"the room is within the seed-to-seed spread (the test is too coarse here): "
+                  f"{text}", room, gain, resolution)

@@ -318,3 +318,29 @@ def regime_panel(run, dts, ax=None, centered: bool = False, window_end=None):
     ax.set_title(f"{run.label}: {r.name}", fontsize=10)
     ax.legend(fontsize=9)
     return ax
+
+
+def linear_panels(sweep, steps: int, axes=None):
+    """The linear page's figure (the workshop paper's Fig 2): test accuracy (left) and test loss
+    (right) at T of θ_std→lin(T; t) against the switch point t, the standard run (dashed) with the
+    range of the seeds' standard accuracy (grey band, accuracy panel), and the page seed's kernel
+    transition (dotted). ``sweep``: a `lib.pages.LinearSweep`."""
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    adv, sw = sweep.advantage, sweep.switch
+    tr = adv.transitions[0] if adv.transitions else None
+    for ax, key, label in zip(axes, ("test_acc", "test_loss"), ("test accuracy at T", "test loss at T")):
+        ax.plot(sw, [sweep.final[t][key] for t in sw], "o-", ms=4, color="C0", label="θ_std→lin(T; t)")
+        ax.axhline(sweep.reference[key], color="k", ls="--", lw=1, label="standard training")
+        if key == "test_acc" and len(adv.standard) > 1:
+            ax.axhspan(min(adv.standard), max(adv.standard), color="grey", alpha=0.25, lw=0,
+                       label=f"standard, {len(adv.standard)} seeds")
+        if tr is not None:
+            ax.axvline(tr, color="grey", ls=":", lw=1.2, label=f"kernel transition (t = {tr})")
+        ax.set_xscale("symlog", linthresh=sw[1] if len(sw) > 1 and sw[1] > 0 else 1)
+        ax.set_xlim(0, 1.1 * steps)
+        ax.set_xlabel("switch iteration t")
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize=9, loc="lower right")
+    axes[0].figure.tight_layout()
+    return axes[0].figure

@@ -26,6 +26,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import torch
 from tqdm import tqdm
 
+from . import storage
+
 
 def announce(line: str) -> None:
     """One progress line (a finished run and its time) where the person who started the work sees
@@ -156,6 +158,8 @@ def run_parallel(fn, jobs, desc: str = "runs", threads: int = DEFAULT_THREADS, l
     atomic writes.
     """
     jobs = list(jobs)
+    if jobs:
+        storage.require_stored(f"{desc}: {label(jobs[0])}{f' and {len(jobs) - 1} more' if len(jobs) > 1 else ''}")
     n = min(workers(threads), len(jobs))
     out, done, start = [None] * len(jobs), 0, time.perf_counter()
     bar = tqdm(total=len(jobs), desc=desc, disable=not show_progress(progress) or len(jobs) < 2)

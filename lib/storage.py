@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import contextlib
 import json
 import os
 import pickle
@@ -239,6 +240,35 @@ def _canonical(obj) -> str:
     return json.dumps(obj, sort_keys=True, default=_json_default, separators=(",", ":"))
 
 
+class NotStored(LookupError):
+    """Raised inside `stored_only` where a result is missing and would have to be computed."""
+
+
+_STORED_ONLY = [False]
+
+
+@contextlib.contextmanager
+def stored_only():
+    """Inside this block nothing is trained or computed: what the run store holds is read, and
+    anything missing raises `NotStored` naming it (used to read results a sweep computed)."""
+    old = _STORED_ONLY[0]
+    _STORED_ONLY[0] = True
+    try:
+        yield
+    finally:
+        _STORED_ONLY[0] = old
+
+
+def is_stored_only() -> bool:
+    return _STORED_ONLY[0]
+
+
+def require_stored(what: str) -> None:
+    """Raise `NotStored` about ``what`` inside `stored_only`; else nothing."""
+    if _STORED_ONLY[0]:
+        raise NotStored(f"{what} is not in the run store")
+
+
 class RunStore:
     """A folder of runs, each in ``<root>/<kind>_<hash>/`` with its ``config.json``."""
 
@@ -283,6 +313,7 @@ class RunStore:
         """Load ``path`` if it is a valid entry, else compute, save and return it."""
         value = load_or_none(path)
         if value is None:
+            require_stored(str(path))
             value = compute()
             save(path, value)
         return value

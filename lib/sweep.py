@@ -115,8 +115,8 @@ def run_job(job: Job, store_root: str) -> str:
     elif job.step == "base":
         train(page.cfg)
     else:
-        from .linearization import SwitchConfig, switch_run
-        switch_run(SwitchConfig(page.cfg, job.value))
+        from .linearization import switch_config, switch_run
+        switch_run(switch_config(page.cfg, job.value, bn=page.bn))
     write_marker(Path(store_root), job)
     return job.name
 

@@ -229,11 +229,14 @@ def train(cfg: TrainConfig, store: storage.RunStore | None = None, progress: boo
     Raises `TrainingDiverged` with the iteration and hyperparameters if the loss is not finite.
     """
     store = store or storage.RunStore()
+    if storage.is_stored_only() and store.existing_dir("train", cfg) is None:
+        raise storage.NotStored(f"training run {cfg.arch}/{cfg.dataset} seed {cfg.seed} is not in the run store")
     traj = Trajectory(cfg, store, store.run_dir("train", cfg))
     final = traj.checkpoint_path(cfg.steps)
     if (stop_at is None or stop_at >= cfg.steps) and storage.load_or_none(final, warn=False) is not None \
             and all(traj.checkpoint_path(i).exists() for i in traj.iterations):
         return traj
+    storage.require_stored(f"training run {cfg.arch}/{cfg.dataset} seed {cfg.seed} (complete)")
     data = data or load_dataset(cfg.dataset)
     progress = show_progress(progress)
     with deterministic(cfg.threads):
@@ -351,9 +354,12 @@ def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore |
     if t not in base.iterations:
         raise ValueError(f"{what}={t} is not a checkpoint of the base run "
                          f"(every {cfg.ckpt_every} iterations up to {cfg.steps})")
+    if storage.is_stored_only() and store.existing_dir(kind, key) is None:
+        raise storage.NotStored(f"{kind} run of {cfg.arch}/{cfg.dataset} seed {cfg.seed}, {what} = {t} is not in the run store")
     run = cls(kind, key, t, store, rerun, what, every)
     if storage.load_or_none(run.checkpoint_path(cfg.steps), warn=False) is not None:
         return run
+    storage.require_stored(f"{kind} run of {cfg.arch}/{cfg.dataset} seed {cfg.seed}, {what} = {t} (complete)")
     data = load_dataset(cfg.dataset)
     progress = show_progress(progress)
     with deterministic(cfg.threads):

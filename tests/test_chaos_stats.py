@@ -119,3 +119,38 @@ def test_drop_decides_the_claim_and_is_robust_to_exact_zeros():
     rng = np.random.default_rng(5)
     flat = phases.chaos_transition(T0S, 0.3 * np.exp(rng.normal(0, 0.3, (5, len(T0S)))))
     assert flat.drop.below(phases.CHAOS_NO_DROP) and flat.drop.lo < 1 < flat.drop.hi
+
+
+# ---------------------------------------------------------------- the linear advantage's verdict
+
+def _adv(standard, linear_at, transitions=(200, 225, 250), n_test=1000, late=(0.99, 0.99, 0.99)):
+    k = len(standard)
+    return phases.linear_advantage(seeds=range(k), transitions=transitions[:k], at=[t and 400 for t in transitions[:k]],
+                                   late=1600, standard=standard, linear_at=linear_at, linear_late=late[:k],
+                                   n_test=n_test)
+
+
+def test_linear_advantage_holds_fails_and_is_inconclusive_where_planted():
+    # a room of ~3 points against a spread of 0.4: switching to the lazy model at the transition costs accuracy
+    a = _adv([0.90, 0.902, 0.904], [0.87, 0.871, 0.875])
+    assert a.verdict == "holds" and a.room.lo > a.resolution and abs(a.resolution - 0.004) < 1e-12
+    assert abs(a.room.value - 0.030) < 1e-9 and (a.room.lo, a.room.hi) == pytest.approx((0.029, 0.031)) and a.gain is not None
+    # the linearized model better by 3 points in every seed
+    assert _adv([0.87, 0.871, 0.875], [0.90, 0.902, 0.904]).verdict == "fails"
+    # a room of 0.1 points within a spread of 0.5 (a data set with no accuracy left): too coarse to say
+    c = _adv([0.980, 0.983, 0.985], [0.979, 0.982, 0.984])
+    assert c.verdict == "inconclusive" and "within the seed-to-seed spread" in c.reason
+    # one seed: the spread is unknown; a seed without a transition: nothing to switch at
+    assert _adv([0.90], [0.80]).verdict == "inconclusive"
+    d = _adv([0.90, 0.90, 0.90], [0.80, None, 0.80], transitions=(200, None, 250))
+    assert d.verdict == "inconclusive" and "no kernel transition" in d.reason
+    # the resolution is never finer than one test example
+    e = _adv([0.9, 0.9, 0.9], [0.899, 0.899, 0.899], n_test=100)
+    assert e.resolution == 0.01 and e.verdict == "inconclusive"
+
+
+def test_linear_advantage_rejects_bad_input():
+    with pytest.raises(ValueError, match="one entry per seed"):
+        phases.linear_advantage([0, 1], [1, 2], [1, 2], 5, [0.9], [0.8, 0.8], [0.9, 0.9], n_test=10)
+    with pytest.raises(ValueError, match="n_test must be a positive integer"):
+        phases.linear_advantage([0], [1], [1], 5, [0.9], [0.8], [0.9], n_test=0)

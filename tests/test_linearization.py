@@ -98,3 +98,40 @@ def test_switch_run_trains_from_checkpoint_and_is_deterministic(store, tmp_path)
     assert m["iteration"] == 60 and 0 <= m["test_acc"] <= 1
     with pytest.raises(ValueError, match="switch point"):
         L.switch_run(L.SwitchConfig(cfg, 7), store)
+
+
+def test_linearized_model_freezes_the_kernels_batchnorm_statistics(store):
+    """bn="reestimate": the linearized model's frozen BatchNorm statistics are those the eNTK of θ_t
+    is measured with (re-estimated on the kernel's fixed batches), so its kernel at θ_t *is* the
+    measured kernel; bn="running" keeps the stored running statistics, which differ."""
+    from lib.data import load_dataset
+    from lib.kernels import bn_batches, entk, trajectory_kernels
+    from lib.models import reestimate_bn
+    cfg = tiny_config(arch="resnet20", width=2, steps=40, ckpt_every=20, eval_every=20)
+    base = training.train(cfg, store)
+    re = L.switch_run(L.switch_config(cfg, 20, bn="reestimate"), store)
+    run = L.switch_run(L.switch_config(cfg, 20, bn="running"), store)
+    assert re.path != run.path  # two runs, two identities
+    ref = reestimate_bn(base.model(20), bn_batches(load_dataset(cfg.dataset)))
+    mean = next(n for n, _ in ref.named_buffers() if n.endswith("running_mean"))
+    frozen = "frozen__" + mean.replace(".", "__")
+    start_re, start_run = re.state_dict(20), run.state_dict(20)
+    assert torch.equal(start_re[frozen], dict(ref.named_buffers())[mean])
+    assert torch.equal(start_run[frozen], base.state_dict(20)[mean])
+    assert not torch.equal(start_re[frozen], start_run[frozen])
+    assert all(torch.equal(start_re["frozen__" + n.replace(".", "__")], b) for n, b in ref.named_buffers())
+    # so the linearized model's eNTK at θ_t is the kernel measured at θ_t with re-estimated statistics
+    from lib.data import probe_indices
+    data = load_dataset(cfg.dataset)
+    measured = trajectory_kernels(base, [20], n_probe=10, bn="reestimate", progress=False)[20]
+    lin = L.Linearized(base.model(20))
+    lin.load_state_dict(start_re)
+    x = data.x_train[probe_indices(data, 10, 0)]
+    assert torch.allclose(entk(lin.eval(), x), measured, rtol=1e-4, atol=1e-6)
+
+
+def test_switch_config_has_one_identity_without_batchnorm_and_checks_bn():
+    cfg = tiny_config()  # LeNet-5: no BatchNorm, so the statistics do not matter
+    assert L.switch_config(cfg, 20, bn="reestimate") == L.SwitchConfig(cfg, 20) == L.switch_config(cfg, 20, bn="running")
+    with pytest.raises(ValueError, match=r"bn must be one of \['running', 'reestimate'\]"):
+        L.SwitchConfig(cfg, 20, bn="train")

@@ -249,3 +249,19 @@ def test_inside_keeps_paths_in_the_folder(tmp_path):
                 "", "link.err", "dirlink/secret", None, 3, ["a"], "a\0b"]:
         with pytest.raises(storage.UnsafePath):
             storage.inside(folder, bad)
+
+
+def test_stored_only_reads_what_is_stored_and_computes_nothing(store):
+    from conftest import tiny_config
+    from lib.kernels import trajectory_kernels
+    from lib.training import train
+    cfg = tiny_config()
+    with storage.stored_only(), pytest.raises(storage.NotStored, match="training run lenet5/mnist5k seed 0"):
+        train(cfg, store)
+    assert not list(store.root.glob("train_*")) if store.root.exists() else True  # no folder was made
+    traj = train(cfg, store)
+    with storage.stored_only():
+        assert train(cfg, store).path == traj.path  # a stored run opens
+        with pytest.raises(storage.NotStored, match="is not in the run store"):
+            trajectory_kernels(traj, [20], n_probe=10, progress=False)  # its kernel was never computed
+    assert not storage.is_stored_only()
