@@ -171,6 +171,26 @@ def window_end(cfg: TrainConfig) -> int:
     return min([m for m in cfg.milestones if m < cfg.steps], default=cfg.steps)
 
 
+def decay_note(cfg: TrainConfig) -> str:
+    """For a figure's caption: the learning-rate decay's mark, or that there is none before T."""
+    decays = [m for m in cfg.milestones if m < cfg.steps]
+    if not decays:
+        return f"The learning rate is constant over T = {cfg.steps} (no decay to mark): the analysis window is the whole run."
+    return (f"Dotted: the learning-rate decay (x{cfg.gamma:g} at {', '.join(map(str, decays))}); shaded: after it, "
+            "outside the analysis window.")
+
+
+def window_sentence(cfg: TrainConfig) -> str:
+    """Where the analysis window ends and why, in one sentence for a page's prose."""
+    end = window_end(cfg)
+    if end == cfg.steps:
+        return (f"Its learning rate is constant over all T = {cfg.steps} iterations, as in the papers' window "
+                f"t ≤ 10^4 (their decays come later), so every number below is measured on the whole run.")
+    return (f"Its learning rate is constant up to the decay at {end}, so every number below is measured in the "
+            f"window [0, {end}]: the papers' window is at a constant learning rate too, and a decay slows the "
+            "kernel for a reason (smaller steps) that has nothing to do with the phases.")
+
+
 def check_grid(name: str, values, allowed) -> list[int]:
     """A non-empty list of integers, each in ``allowed``; else a ValueError naming the parameter."""
     allowed = sorted(set(allowed))
@@ -1029,8 +1049,7 @@ def where_claims_hold(page: PageSetup, progress: bool | None = None) -> list[Set
             if computed:
                 row = setting_claims(gp, chaos=chaos_here)
                 if not chaos_here:  # the chaos sweep, where a sweep stored it
-                    stored = _stored_chaos(gp)
-                    row = row if stored is None else _with_chaos(row, gp, stored)
+                    row = where_claims_hold_row(gp, row)
             else:
                 row = setting_claims(gp, chaos=True, stored_only=True)
         except storage.NotStored:
@@ -1043,18 +1062,15 @@ def where_claims_hold(page: PageSetup, progress: bool | None = None) -> list[Set
     return rows
 
 
-def _stored_chaos(page: PageSetup):
+def where_claims_hold_row(page: PageSetup, row: SettingClaims) -> SettingClaims:
+    """``row`` (computed without its chaos sweep) with the chaos claims read from the run store,
+    where a sweep stored them; else ``row``."""
     try:
         with storage.stored_only():
-            return chaos_sweep(page), cone_analysis(page)
+            sweep, cone = chaos_sweep(page), cone_analysis(page)
     except storage.NotStored:
-        return None
-
-
-def _with_chaos(row: SettingClaims, page: PageSetup, stored) -> SettingClaims:
-    sweep, cone = stored
-    verdicts = {**row.verdicts, "chaos": chaos_claim(sweep),
-                "chaos = cone": cone_agreement(page, sweep, cone).verdict}
+        return row
+    verdicts = {**row.verdicts, "chaos": chaos_claim(sweep), "chaos = cone": cone_agreement(page, sweep, cone).verdict}
     return dataclasses.replace(row, verdicts=verdicts, chaos=sweep.transition)
 
 

@@ -377,3 +377,23 @@ def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore |
     announce(f"trained {kind} of {cfg.arch}/{cfg.dataset} seed {cfg.seed}, {what} = {t}: iterations "
              f"{ck['iteration']}-{cfg.steps} in {time.perf_counter() - began:.0f} s")
     return run
+
+
+def step_seconds(cfg: TrainConfig, repeats: int = 5) -> float:
+    """Median wall time of one SGD step of ``cfg``'s model on this machine (``repeats`` steps after
+    one warm-up, the run's thread count): what the book's budget is planned with."""
+    data = load_dataset(cfg.dataset)
+    times = []
+    with deterministic(cfg.threads):
+        model = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed).to(cfg.device).train()
+        opt = make_optimizer(cfg, model.parameters())
+        for i in range(repeats + 1):
+            x, y = train_batch(data, cfg.batch_size, cfg.seed, i, cfg.augment)
+            t = time.perf_counter()
+            loss = nn.functional.cross_entropy(model(x.to(cfg.device)), y.to(cfg.device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if i:
+                times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2]
