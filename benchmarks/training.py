@@ -63,7 +63,7 @@ def main():
     print("| --- | --- | --- | --- | --- | --- |")
     for arch in a.arch:
         steps = a.steps or 200
-        settings = lib.pages.ARCH_SETTINGS.get(arch, {})
+        settings = lib.models.MODELS[arch].cpu
         cfg = lib.TrainConfig(arch=arch, steps=steps, **settings)
         data = lib.load_dataset(cfg.dataset)
         with deterministic(cfg.threads):

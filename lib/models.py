@@ -1,6 +1,7 @@
 """Models by name, adapting to the dataset's channels, image size and classes.
 
-Registry (``MODELS``), with what ``width`` means for each:
+Registry (``MODELS``: one `Arch` entry per architecture, with its builder, display name and
+training settings on 2 CPU cores and at the papers' scale), with what ``width`` means for each:
 
 - ``lenet5``: conv(6)-pool-conv(16)-pool-fc(120)-fc(84)-fc; ``width`` scales the
   channel and unit counts (default 1).
@@ -17,6 +18,7 @@ Registry (``MODELS``), with what ``width`` means for each:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -118,11 +120,34 @@ class VGG16(nn.Module):
         return self.fc(torch.flatten(out, 1))
 
 
+@dataclass(frozen=True)
+class Arch:
+    """Everything the book knows about one architecture, in one registry entry.
+
+    builder: the module class, called as ``builder(in_channels, image_size, num_classes, width)``;
+    default_width: ``width`` None means this (see the module docstring); name: for titles and
+    captions; cpu: `lib.training.TrainConfig` fields below the ``paper`` preset (2 CPU cores;
+    narrower than the papers' where they say a width); paper: the papers' fields (their
+    training recipe, open_lth's); cheap: one run fits a page's budget several times over on 2
+    cores, so pages run it with the preset's seeds and its controls below the ``full`` preset.
+    """
+
+    builder: type
+    default_width: float
+    name: str
+    cpu: dict = field(default_factory=dict)
+    paper: dict = field(default_factory=dict)
+    cheap: bool = True
+
+
+# MNIST's recipe (open_lth, which the papers follow): SGD lr 0.1, no momentum. CIFAR-10's: momentum 0.9.
 MODELS = {
-    "lenet5": (LeNet5, 1),
-    "lenet_300_100": (MLP, 1),
-    "resnet20": (ResNet20, 16),
-    "vgg16": (VGG16, 64),
+    "lenet5": Arch(LeNet5, 1, "LeNet-5"),
+    "lenet_300_100": Arch(MLP, 1, "LeNet 300-100"),
+    "resnet20": Arch(ResNet20, 16, "ResNet-20", cpu=dict(width=8, momentum=0.9), paper=dict(width=16, momentum=0.9),
+                     cheap=False),
+    "vgg16": Arch(VGG16, 64, "VGG-16", cpu=dict(width=8, momentum=0.9), paper=dict(width=64, momentum=0.9),
+                  cheap=False),
 }
 
 
@@ -133,7 +158,7 @@ def build_model(arch: str, shape: tuple[int, int, int], num_classes: int, width=
     architecture's default (see the module docstring).
     """
     check_choice("arch", arch, MODELS)
-    cls, default_width = MODELS[arch]
+    cls, default_width = MODELS[arch].builder, MODELS[arch].default_width
     if width is None:
         width = default_width
     if not isinstance(width, (int, float)) or isinstance(width, bool) or width <= 0 or not math.isfinite(width):

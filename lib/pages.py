@@ -45,16 +45,10 @@ PRESETS = {
     "paper": dict(steps=10_000, n_probe=500, seeds=3, draws=5, dense=0.1, sizes=(1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)),
 }
 
-# The papers' setting (DESIGN.md section 3, open_lth's CIFAR-10 recipe): full widths, SGD lr 0.1,
-# momentum 0.9, weight decay 1e-4, batch 128, lr x0.1 at epochs 80 and 120 (391 iterations an
-# epoch), i.e. after the papers' window t <= 10^4, which runs at lr 0.1 throughout.
+# The papers' setting (open_lth's CIFAR-10 recipe): full widths, SGD lr 0.1, momentum 0.9, weight
+# decay 1e-4, batch 128, lr x0.1 at epochs 80 and 120 (391 iterations an epoch), i.e. after the
+# papers' window t <= 10^4, which runs at lr 0.1 throughout. Per architecture: `models.Arch.paper`.
 PAPER_DEFAULTS = dict(arch="resnet20", dataset="cifar10")
-PAPER_SETTINGS = {
-    "resnet20": dict(width=16, momentum=0.9),
-    "vgg16": dict(width=64, momentum=0.9),
-    "lenet5": {},
-    "lenet_300_100": {},
-}
 PAPER_MILESTONES = (80 * 391, 120 * 391)
 
 # Settings where the papers say the two-phase picture breaks (not named there; DESIGN.md
@@ -63,18 +57,6 @@ COUNTEREXAMPLES = {
     "plain": dict(augment=False, weight_decay=0.0),  # no augmentation, no weight decay
     "mlp": dict(arch="lenet_300_100"),  # the MLP 300-100
 }
-
-# Settings for the heavier architectures on 2 CPU cores: narrower than the papers' (stated on
-# every page that uses them) and SGD with momentum 0.9 as in the papers' CIFAR recipe.
-ARCH_SETTINGS = {
-    "lenet5": {},
-    "lenet_300_100": {},
-    "resnet20": dict(width=8, momentum=0.9),
-    "vgg16": dict(width=8, momentum=0.9),
-}
-
-ARCH_NAMES = {"lenet5": "LeNet-5", "lenet_300_100": "LeNet 300-100", "resnet20": "ResNet-20", "vgg16": "VGG-16"}
-
 
 @dataclass(frozen=True)
 class PageSetup:
@@ -90,7 +72,7 @@ class PageSetup:
         c = self.cfg
         width = "" if c.width is None else f" (width {c.width:g})"
         decay = ", ".join(str(m) for m in c.milestones if m < c.steps)
-        return (f"{ARCH_NAMES[c.arch]}{width} on {c.dataset}, seed {c.seed}, T = {c.steps}, SGD lr {c.lr:g}"
+        return (f"{MODELS[c.arch].name}{width} on {c.dataset}, seed {c.seed}, T = {c.steps}, SGD lr {c.lr:g}"
                 f"{f' (x{c.gamma:g} at {decay})' if decay else ''}, momentum {c.momentum:g}, "
                 f"weight decay {c.weight_decay:g}, batch {c.batch_size}, "
                 f"{'augmentation' if c.augment else 'no augmentation'}; "
@@ -132,12 +114,12 @@ def setup(preset: str = "default", arch: str | None = None, dataset: str | None 
     p = PRESETS[preset]
     steps = p["steps"] if steps is None else steps
     if paper:
-        fields = dict(PAPER_SETTINGS[arch], milestones=PAPER_MILESTONES,
+        fields = dict(MODELS[arch].paper, milestones=PAPER_MILESTONES,
                       device="cuda" if for_jobs else _paper_device())
     else:
         # a constant learning rate over T, as in the papers' window t <= 10^4 (their decays come later):
         # every switch point, reference and t0 then lies in the window the claims are about
-        fields = dict(ARCH_SETTINGS[arch], milestones=())
+        fields = dict(MODELS[arch].cpu, milestones=())
         if "ckpt_every" in p:
             fields["ckpt_every"] = p["ckpt_every"]
     if width is not None:
@@ -263,10 +245,11 @@ def switch_grid(page: PageSetup, switch=None) -> list[int]:
 
 
 def seeds(page: PageSetup) -> list[int]:
-    """The preset's number of seeds, starting at the page's seed. ResNet-20 and VGG-16 get one
-    seed below the ``full`` preset: three would not fit a page's 10-minute budget on 2 cores."""
+    """The preset's number of seeds, starting at the page's seed. Architectures that are not
+    ``cheap`` (`models.Arch`: ResNet-20, VGG-16) get one seed below the ``full`` preset: three would
+    not fit a page's 10-minute budget on 2 cores."""
     n = PRESETS[page.preset]["seeds"]
-    if page.cfg.arch in ("resnet20", "vgg16") and page.preset not in ("full", "paper"):
+    if not MODELS[page.cfg.arch].cheap and page.preset not in ("full", "paper"):
         n = 1
     return list(range(page.cfg.seed, page.cfg.seed + n))
 
@@ -276,7 +259,7 @@ def variant(page: PageSetup, name: str) -> PageSetup:
     check_choice("counterexample", name, COUNTEREXAMPLES)
     change = dict(COUNTEREXAMPLES[name])
     if "arch" in change:  # a new architecture brings its own 2-core settings
-        change = {**ARCH_SETTINGS[change["arch"]], "width": None, **change}
+        change = {**MODELS[change["arch"]].cpu, "width": None, **change}
     return dataclasses.replace(page, cfg=dataclasses.replace(page.cfg, **change))
 
 
@@ -589,7 +572,6 @@ def linear_table(adv: phases.LinearAdvantage):
 NOISE_CHECKPOINTS = 3  # late checkpoints of the window at which the instrument's noise floor is measured
 LAZY_SWITCH_FRACTION = 0.5  # the lazy control switches to linearized training at this fraction of the window
 DRIFT_CONTROL = "mlp"  # the real control: measured drifting (every seed, centered S) at the default preset
-CHEAP_ARCHS = ("lenet5", "lenet_300_100")  # controls in their own setting below the `full` preset
 
 
 @dataclass(frozen=True)
@@ -710,9 +692,10 @@ class Controls:
 
 def cone_controls(page: PageSetup, dts=None) -> Controls | None:
     """The lazy and the real control in the page's setting; None for architectures other than
-    ``CHEAP_ARCHS`` below the ``full`` preset (a linearized ResNet-20 or VGG-16 run would not fit
-    the page's 10-minute budget on 2 cores; the default build's cone page shows the controls)."""
-    if page.cfg.arch not in CHEAP_ARCHS and page.preset not in ("full", "paper"):
+    ``cheap`` architectures (`models.Arch`) below the ``full`` preset (a linearized ResNet-20 or VGG-16
+    run would not fit the page's 10-minute budget on 2 cores; the default build's cone page shows the
+    controls)."""
+    if not MODELS[page.cfg.arch].cheap and page.preset not in ("full", "paper"):
         return None
     dts, _ = cone_grids(page, dts)
     end = window_end(page.cfg)
@@ -952,13 +935,13 @@ SETTING_CLAIMS = ("Phase I", "cone (b)", "cone (a)", "cone", "chaos", "chaos = c
 def setting_name(s: dict) -> str:
     width = "" if s.get("width") is None else f" (width {s['width']:g})"
     data = {"mnist5k": "MNIST-5k", "fashion-mnist": "Fashion-MNIST"}.get(s["dataset"], s["dataset"])
-    return f"{ARCH_NAMES[s['arch']]}{width}, momentum {s['momentum']:g}, {data}"
+    return f"{MODELS[s['arch']].name}{width}, momentum {s['momentum']:g}, {data}"
 
 
 def grid_page(page: PageSetup, s: dict) -> PageSetup:
     """The page's preset and kernel settings in the grid setting ``s``."""
     width = s.get("width") if s.get("width") is not None else (None if s["arch"] != page.cfg.arch else page.cfg.width)
-    cfg = dataclasses.replace(page.cfg, **{**ARCH_SETTINGS[s["arch"]], "width": width, "arch": s["arch"],
+    cfg = dataclasses.replace(page.cfg, **{**MODELS[s["arch"]].cpu, "width": width, "arch": s["arch"],
                                            "dataset": s["dataset"], "momentum": s["momentum"]})
     return dataclasses.replace(page, cfg=cfg)
 
@@ -1044,7 +1027,7 @@ def where_claims_hold(page: PageSetup, progress: bool | None = None) -> list[Set
     rows = []
     for i, (s, computed) in enumerate(grid_settings(page)):
         gp = grid_page(page, s)
-        chaos_here = i == 0 or (page.preset == "full" and s["arch"] in CHEAP_ARCHS)
+        chaos_here = i == 0 or (page.preset == "full" and MODELS[s["arch"]].cheap)
         try:
             if computed:
                 row = setting_claims(gp, chaos=chaos_here)
