@@ -713,11 +713,26 @@ def cone_controls(page: PageSetup, dts=None) -> Controls | None:
     return Controls(switch, lazy, real, real_page)
 
 
-def counterexample_analysis(page: PageSetup, name: str = DRIFT_CONTROL, dts=None) -> dict[str, SettingResult]:
+@dataclass(frozen=True)
+class Counterexample:
+    """The counterexample page's computation: ``default``, the page's setting, and
+    ``counterexample``, its variant ``name`` (see ``COUNTEREXAMPLES``), each a `SettingResult` over
+    the preset's seeds."""
+
+    name: str
+    default: SettingResult
+    counterexample: SettingResult
+
+    def settings(self) -> tuple:
+        """(label, `SettingResult`) for the default, then the counterexample."""
+        return (("default", self.default), ("counterexample", self.counterexample))
+
+
+def counterexample_analysis(page: PageSetup, name: str = DRIFT_CONTROL, dts=None) -> Counterexample:
     """The page's setting and its counterexample variant ``name``, each judged over the preset's seeds."""
     dts, _ = cone_grids(page, dts)
     seed_list = seeds(page)
-    return {"default": judge_setting(page, seed_list, dts), "counterexample": judge_setting(variant(page, name), seed_list, dts)}
+    return Counterexample(name, judge_setting(page, seed_list, dts), judge_setting(variant(page, name), seed_list, dts))
 
 
 def regime_rows(runs) -> list[dict]:
@@ -745,14 +760,14 @@ def regime_rows(runs) -> list[dict]:
 class Claims:
     """Every claim of the papers judged in one setting: ``rows`` (claim, the papers' setting, what
     was measured and the verdict, on raw and on centered S, and the page), and the analyses behind
-    them (``cone``: `ConeAnalysis`, ``controls``: `Controls`, ``counter``: {name: `SettingResult`},
+    them (``cone``: `ConeAnalysis`, ``controls``: `Controls`, ``counter``: `Counterexample`,
     ``chaos``: `ChaosSweep`, ``agreement``: `phases.Agreement` of the chaos and cone transitions
     on centered S, ``linear``: `LinearSweep`)."""
 
     rows: list
     cone: ConeAnalysis
     controls: Controls | None
-    counter: dict
+    counter: Counterexample
     chaos: ChaosSweep
     agreement: phases.Agreement
     linear: LinearSweep
@@ -847,7 +862,7 @@ def claims(page: PageSetup) -> Claims:
     chaos = chaos_sweep(page)
     agree = {c: cone_agreement(page, chaos, cone, c) for c in (False, True)}
     linear = linear_sweep(page, cone=cone)
-    setting, cx, runs = cone.setting, counter["counterexample"], cone.setting.runs
+    setting, cx, runs = cone.setting, counter.counterexample, cone.setting.runs
 
     def seeds_text(values):
         return " / ".join(values)
