@@ -5,7 +5,7 @@ One module per concept: `data`, `models`, `training`, `kernels`, `linearization`
 arithmetic a run records), `storage`, `plots`, and `pages` (presets, parameter checking and
 the computations the book's pages share).
 """
-from . import data, kernels, models, pages, plots, storage, training  # noqa: F401
+from . import data, kernels, models, pages, storage, training  # noqa: F401
 from .data import DATASETS, load_dataset, probe_indices  # noqa: F401
 from .kernels import entk, kernel_distance, pairwise_distances, trajectory_kernels  # noqa: F401
 from .models import MODELS, build_model  # noqa: F401
@@ -15,3 +15,11 @@ from .training import TrainConfig, Trajectory, train  # noqa: F401
 __all__ = ["data", "kernels", "models", "pages", "plots", "storage", "training", "DATASETS", "MODELS", "RunStore",
            "TrainConfig", "Trajectory", "build_model", "entk", "kernel_distance", "load_dataset",
            "pairwise_distances", "probe_indices", "train", "trajectory_kernels"]
+
+
+def __getattr__(name):
+    """``lib.plots`` is imported on first use, so ``import lib`` does not import matplotlib."""
+    if name == "plots":
+        import importlib
+        return importlib.import_module(f"{__name__}.plots")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
