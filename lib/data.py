@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checks import check_choice
+
 
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -195,13 +197,6 @@ DATASETS = {
     "mnist": _load_mnist,
     "cifar10": _load_cifar10,
 }
-
-
-def check_choice(param: str, value, choices) -> None:
-    """Raise a ValueError naming ``param`` and the valid choices if ``value`` is not one."""
-    choices = list(choices)
-    if value not in choices:
-        raise ValueError(f"unknown {param} {value!r}; valid choices: {', '.join(map(repr, choices))}")
 
 
 @functools.lru_cache(maxsize=4)

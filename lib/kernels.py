@@ -37,7 +37,8 @@ from torch import nn
 from torch.func import functional_call, jacrev, vmap
 from tqdm import tqdm
 
-from .data import batch_indices, check_choice, probe_indices
+from .checks import check_choice
+from .data import batch_indices, probe_indices
 from .models import has_batchnorm, reestimate_bn
 from .runtime import deterministic, show_progress
 from .storage import RunStore

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .data import check_choice
+from .checks import check_choice
 
 
 class LeNet5(nn.Module):

@@ -27,7 +27,8 @@ from tqdm import tqdm
 
 from . import perturbation as P
 from . import phases, storage
-from .data import DATASETS, DataUnavailable, check_choice, load_dataset
+from .checks import check_choice, check_int
+from .data import DATASETS, DataUnavailable, load_dataset
 from .kernels import BN_CHOICES, check_kind, kernel_distance, kernel_done, noise_floor, trajectory_kernels
 from .linearization import switch_config, switch_run
 from .models import MODELS
@@ -86,11 +87,6 @@ class PageSetup:
         return "statistics re-estimated" if self.bn == "reestimate" else "running statistics"
 
 
-def _opt_int(name, v, minimum):
-    if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < minimum):
-        raise ValueError(f"{name} must be an integer >= {minimum} or None; got {v!r}")
-
-
 def setup(preset: str = "default", arch: str | None = None, dataset: str | None = None, width=None, seed: int = 0,
           steps: int | None = None, kernel: str = "sum", n_probe: int | None = None, bn: str = "reestimate",
           for_jobs: bool = False, **train_overrides) -> PageSetup:
@@ -107,10 +103,9 @@ def setup(preset: str = "default", arch: str | None = None, dataset: str | None 
     check_choice("dataset", dataset, DATASETS)
     check_choice("bn", bn, BN_CHOICES)
     check_kind(kernel)
-    _opt_int("steps", steps, 1)
-    _opt_int("n_probe", n_probe, 10)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
+    check_int("steps", steps, 1, optional=True)
+    check_int("n_probe", n_probe, 10, optional=True)
+    check_int("seed", seed, 0)
     p = PRESETS[preset]
     steps = p["steps"] if steps is None else steps
     if paper:
@@ -195,7 +190,6 @@ def cone_grids(page: PageSetup, dts=None, taus=None) -> tuple[list[int], list[in
     the measured transition at the fractions ``phases.REF_FRACTIONS`` of the Phase-II window
     (the papers' references lie in Phase II); returned as None.
     """
-    from .training import checkpoint_iterations
     cfg = page.cfg
     end = window_end(cfg)
     its = [t for t in checkpoint_iterations(cfg) if t <= end]
@@ -334,7 +328,7 @@ def chaos_sweep(page: PageSetup, t0s=None, size: float = 1e-7, mode: str = "entr
     reference, and the chaos transition of the test barrier with its interval."""
     t0s = chaos_grid(page, t0s)
     n = PRESETS[page.preset]["draws"] if draws is None else draws
-    _opt_int("draws", n, 1)
+    check_int("draws", n, 1, optional=True)
     ps = tuple(P.Perturbation(size=size, mode=mode, seed=perturbation_seed + k) for k in range(n))
     train_seeds = tuple(seeds(page)) if page.preset in ("full", "paper") else (page.cfg.seed,)
     cfgs = [dataclasses.replace(page.cfg, seed=s) for s in train_seeds]

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from . import storage
-from .data import check_choice, load_dataset
+from .checks import check_choice
+from .data import load_dataset
 from .models import build_model, has_batchnorm, reestimate_bn
 from .kernels import bn_batches, kernel_distance, trajectory_kernels
 from .runtime import deterministic

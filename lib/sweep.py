@@ -66,7 +66,7 @@ class Job:
 def expand(page_name: str, params: dict, extra: dict | None = None) -> list[list[Job]]:
     """The page's jobs in phases: every job of a phase may start once the previous phase is done."""
     from . import pages
-    from .data import check_choice
+    from .checks import check_choice
     check_choice("page", page_name, PAGES)
     extra = dict(extra or {})
     page = pages.setup(**params, for_jobs=True)  # checks every parameter before anything is submitted
@@ -168,7 +168,7 @@ class _Task:
 
 def make_executor(kind: str, folder: Path, partition: str | None = None, gpus: int = 0, time_min: int = 240,
                   cpus: int = 2):
-    from .data import check_choice
+    from .checks import check_choice
     check_choice("executor", kind, EXECUTORS)
     if kind == "slurm":
         missing = [c for c in SLURM_COMMANDS if shutil.which(c) is None]

@@ -32,7 +32,8 @@ from .runtime import DEFAULT_THREADS, announce, arithmetic, deterministic, show_
 
 # cuBLAS needs this before its first call for deterministic results (harmless on CPU)
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-from .data import DATASETS, Data, check_choice, load_dataset, train_batch
+from .checks import check_choice, check_int
+from .data import DATASETS, Data, load_dataset, train_batch
 from .models import MODELS, build_model
 
 
@@ -74,14 +75,14 @@ class TrainConfig:
     def validate(self) -> None:
         check_choice("arch", self.arch, MODELS)
         check_choice("dataset", self.dataset, DATASETS)
-        _positive_int("steps", self.steps, zero_ok=False)
-        _positive_int("batch_size", self.batch_size, zero_ok=False)
-        _positive_int("warmup", self.warmup, zero_ok=True)
-        _positive_int("ckpt_every", self.ckpt_every, zero_ok=False)
-        _positive_int("ckpt_sparse_every", self.ckpt_sparse_every, zero_ok=False)
-        _positive_int("eval_every", self.eval_every, zero_ok=False)
-        _positive_int("threads", self.threads, zero_ok=False)
-        _positive_int("seed", self.seed, zero_ok=True)
+        check_int("steps", self.steps, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("warmup", self.warmup, 0)
+        check_int("ckpt_every", self.ckpt_every, 1)
+        check_int("ckpt_sparse_every", self.ckpt_sparse_every, 1)
+        check_int("eval_every", self.eval_every, 1)
+        check_int("threads", self.threads, 1)
+        check_int("seed", self.seed, 0)
         for name in ("lr", "momentum", "weight_decay", "gamma"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
@@ -90,16 +91,11 @@ class TrainConfig:
                                        or not math.isfinite(self.width) or self.width <= 0):
             raise ValueError(f"width must be a positive number or None (the architecture's default); got {self.width!r}")
         if self.eval_n is not None:
-            _positive_int("eval_n", self.eval_n, zero_ok=False)
+            check_int("eval_n", self.eval_n, 1)
         if self.ckpt_dense_until is not None:
-            _positive_int("ckpt_dense_until", self.ckpt_dense_until, zero_ok=True)
+            check_int("ckpt_dense_until", self.ckpt_dense_until, 0)
         if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
             raise ValueError(f"unknown device {self.device!r}; valid choices: 'cpu', 'cuda', 'cuda:<index>'")
-
-
-def _positive_int(name, v, zero_ok):
-    if not isinstance(v, int) or isinstance(v, bool) or v < (0 if zero_ok else 1):
-        raise ValueError(f"{name} must be an integer {'>= 0' if zero_ok else '>= 1'}; got {v!r}")
 
 
 def checkpoint_iterations(cfg: TrainConfig) -> list[int]:
@@ -329,7 +325,7 @@ class Continuation(Trajectory):
         cfg = key.base
         if not isinstance(t, int) or isinstance(t, bool) or not 0 <= t <= cfg.steps:
             raise ValueError(f"{what} must be an integer in [0, {cfg.steps}]; got {t!r}")
-        _positive_int("every", every, zero_ok=False)
+        check_int("every", every, 1)
         super().__init__(cfg, store, store.run_dir(kind, key))
         self.key, self.t, self._rerun = key, t, rerun
         self.iterations = sorted({t, cfg.steps, *range(t - t % every + every, cfg.steps, every)})
