@@ -198,8 +198,25 @@ def inside(folder: Path, relative: str) -> Path:
 
 
 def config_hash(cfg) -> str:
-    """Hash of a dataclass's non-default fields (open_lth style), 16 hex digits."""
+    """Hash of a configuration's non-default fields (open_lth style), 16 hex digits. One rule at every
+    depth: a nested configuration (a branch's or a switch run's ``base``) is reduced to its
+    non-default fields too, so adding a field with a default keeps every run's name."""
+    return hashlib.sha256(_canonical(_reduced(cfg)).encode()).hexdigest()[:16]
+
+
+def _legacy_hash(cfg) -> str:
+    """The name stores written before the one rule used (nested configurations with every field)."""
     return hashlib.sha256(_canonical(non_default_fields(cfg)).encode()).hexdigest()[:16]
+
+
+def _reduced(obj):
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {k: _reduced(v) for k, v in non_default_fields(obj).items()}
+    if isinstance(obj, (list, tuple)):
+        return [_reduced(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _reduced(v) for k, v in obj.items()}
+    return obj
 
 
 def identity(obj):
@@ -286,6 +303,7 @@ class RunStore:
         """
         path = self.root / f"{kind}_{config_hash(cfg)}"
         full = _canonical(identity(cfg))
+        self._migrate(kind, cfg, path, full)
         cfg_file = path / "config.json"
         if cfg_file.exists():
             try:
@@ -299,10 +317,27 @@ class RunStore:
             atomic_write_bytes(cfg_file, json.dumps(json.loads(full), indent=1, sort_keys=True).encode())
         return path
 
+    def _migrate(self, kind: str, cfg, path: Path, full: str) -> None:
+        """A run stored under its legacy name (`_legacy_hash`) with this full configuration is moved
+        to its name now, so nothing computed before is lost."""
+        old = self.root / f"{kind}_{_legacy_hash(cfg)}"
+        if old == path or path.exists() or not old.exists():
+            return
+        try:
+            same = _canonical(json.loads((old / "config.json").read_text())) == full
+        except (json.JSONDecodeError, OSError):
+            return
+        if same:
+            try:
+                os.replace(old, path)
+            except OSError:  # another process moved it first
+                pass
+
     def existing_dir(self, kind: str, cfg) -> Path | None:
         """The folder of the run ``cfg`` if it exists and holds this full configuration, else None
         (nothing is created or renamed)."""
         path = self.root / f"{kind}_{config_hash(cfg)}"
+        self._migrate(kind, cfg, path, _canonical(identity(cfg)))
         try:
             same = _canonical(json.loads((path / "config.json").read_text())) == _canonical(identity(cfg))
         except (json.JSONDecodeError, OSError):

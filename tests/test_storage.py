@@ -265,3 +265,23 @@ def test_stored_only_reads_what_is_stored_and_computes_nothing(store):
         with pytest.raises(storage.NotStored, match="is not in the run store"):
             trajectory_kernels(traj, [20], n_probe=10, progress=False)  # its kernel was never computed
     assert not storage.is_stored_only()
+
+
+def test_one_hashing_rule_at_every_depth_and_legacy_names_are_moved(store):
+    """A nested configuration is reduced to its non-default fields like a top-level one; a run stored
+    under the name of the older rule (nested configs with every field) is found and moved."""
+    import json
+    from lib.linearization import SwitchConfig
+    from lib.training import TrainConfig
+    cfg = TrainConfig(steps=100, seed=3)
+    sc = SwitchConfig(cfg, 20)
+    reduced = {"base": {"steps": 100, "seed": 3}, "t": 20}
+    assert storage.config_hash(sc) == storage.hashlib.sha256(storage._canonical(reduced).encode()).hexdigest()[:16]
+    # one more TrainConfig field left at its default would not rename the switch run
+    assert storage.config_hash(sc) != storage._legacy_hash(sc)
+    old = store.root / f"linear_{storage._legacy_hash(sc)}"
+    old.mkdir(parents=True)
+    (old / "config.json").write_text(json.dumps(storage.identity(sc)))
+    (old / "ckpt_0000020.pt").write_bytes(b"x")
+    new = store.run_dir("linear", sc)
+    assert new.name == f"linear_{storage.config_hash(sc)}" and (new / "ckpt_0000020.pt").exists() and not old.exists()
