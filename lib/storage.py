@@ -209,6 +209,41 @@ def _legacy_hash(cfg) -> str:
     return hashlib.sha256(_canonical(non_default_fields(cfg)).encode()).hexdigest()[:16]
 
 
+def _default(f):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING
+
+
+def matches(stored, cfg) -> bool:
+    """Whether a stored config.json (``stored``, parsed) describes ``cfg``: every field equal, where
+    a field missing from ``stored`` must be at its default (a field added since the run was
+    written, with a default, does not make the run another one)."""
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        if not isinstance(stored, dict):
+            return False
+        names = set()
+        for f in dataclasses.fields(cfg):
+            if not f.metadata.get("identity", True):
+                continue
+            names.add(f.name)
+            value = getattr(cfg, f.name)
+            if f.name not in stored:
+                if value != _default(f):
+                    return False
+            elif not matches(stored[f.name], value):
+                return False
+        return set(stored) <= names
+    return json.loads(_canonical(identity(cfg))) == stored
+
+
+def _reads(path: Path):
+    try:
+        return json.loads((path / "config.json").read_text())
+    except (json.JSONDecodeError, OSError):
+        return None
+
+
 def _reduced(obj):
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {k: _reduced(v) for k, v in non_default_fields(obj).items()}
@@ -238,9 +273,7 @@ def non_default_fields(cfg) -> dict:
         if not f.metadata.get("identity", True):
             continue
         value = getattr(cfg, f.name)
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
-        if value != default:
+        if value != _default(f):
             out[f.name] = value
     return out
 
@@ -303,31 +336,25 @@ class RunStore:
         """
         path = self.root / f"{kind}_{config_hash(cfg)}"
         full = _canonical(identity(cfg))
-        self._migrate(kind, cfg, path, full)
+        self._migrate(kind, cfg, path)
         cfg_file = path / "config.json"
         if cfg_file.exists():
-            try:
-                same = _canonical(json.loads(cfg_file.read_text())) == full
-            except (json.JSONDecodeError, OSError):
-                same = False
-            if not same:
+            stored = _reads(path)
+            if stored is None or not matches(stored, cfg):
                 os.replace(path, path.with_name(f"{path.name}.stale-{int(time.time())}"))
         if not cfg_file.exists():
             path.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(cfg_file, json.dumps(json.loads(full), indent=1, sort_keys=True).encode())
         return path
 
-    def _migrate(self, kind: str, cfg, path: Path, full: str) -> None:
-        """A run stored under its legacy name (`_legacy_hash`) with this full configuration is moved
-        to its name now, so nothing computed before is lost."""
+    def _migrate(self, kind: str, cfg, path: Path) -> None:
+        """A run stored under its legacy name (`_legacy_hash`) with this configuration is moved to
+        its name now, so nothing computed before is lost."""
         old = self.root / f"{kind}_{_legacy_hash(cfg)}"
         if old == path or path.exists() or not old.exists():
             return
-        try:
-            same = _canonical(json.loads((old / "config.json").read_text())) == full
-        except (json.JSONDecodeError, OSError):
-            return
-        if same:
+        stored = _reads(old)
+        if stored is not None and matches(stored, cfg):
             try:
                 os.replace(old, path)
             except OSError:  # another process moved it first
@@ -337,12 +364,9 @@ class RunStore:
         """The folder of the run ``cfg`` if it exists and holds this full configuration, else None
         (nothing is created or renamed)."""
         path = self.root / f"{kind}_{config_hash(cfg)}"
-        self._migrate(kind, cfg, path, _canonical(identity(cfg)))
-        try:
-            same = _canonical(json.loads((path / "config.json").read_text())) == _canonical(identity(cfg))
-        except (json.JSONDecodeError, OSError):
-            return None
-        return path if same else None
+        self._migrate(kind, cfg, path)
+        stored = _reads(path)
+        return path if stored is not None and matches(stored, cfg) else None
 
     def cached(self, path: Path, compute: Callable[[], Any]) -> Any:
         """Load ``path`` if it is a valid entry, else compute, save and return it."""

@@ -285,3 +285,17 @@ def test_one_hashing_rule_at_every_depth_and_legacy_names_are_moved(store):
     (old / "ckpt_0000020.pt").write_bytes(b"x")
     new = store.run_dir("linear", sc)
     assert new.name == f"linear_{storage.config_hash(sc)}" and (new / "ckpt_0000020.pt").exists() and not old.exists()
+
+
+def test_a_field_added_with_its_default_keeps_a_stored_run(store):
+    """config.json written before a field existed (here SwitchConfig.bn) still names the run."""
+    import json
+    from lib.linearization import SwitchConfig
+    from lib.training import TrainConfig
+    sc = SwitchConfig(TrainConfig(steps=100), 20)
+    path = store.run_dir("linear", sc)
+    written = json.loads((path / "config.json").read_text())
+    del written["bn"]
+    (path / "config.json").write_text(json.dumps(written))
+    assert store.existing_dir("linear", sc) == path and store.run_dir("linear", sc) == path
+    assert store.existing_dir("linear", SwitchConfig(TrainConfig(steps=100), 20, bn="reestimate")) is None
