@@ -10,9 +10,16 @@ works literally. Paths that are not .md under ``book/`` go to papermill's local 
 """
 from __future__ import annotations
 
+import warnings
+
 import jupytext
 import nbformat
 from papermill.iorw import LocalHandler
+
+# papermill warns that a path not ending in .ipynb/.json may not be a notebook; for the text
+# notebooks this handler reads, it is one (the warning is papermill's, printed on every run)
+warnings.filterwarnings("ignore", message=r"The specified file \(.*\.(md|myst|py)\) does not end in one of",
+                        category=UserWarning)
 
 
 class MystHandler:
