@@ -499,7 +499,7 @@ class LinearAdvantage:
     seeds, transitions, at (the switch point judged: the first at or after each seed's
     transition), late (the last switch point before T), standard, linear_at, linear_late: per
     seed; room, gain (later switching inside Phase II: linear_late - linear_at): `Estimate` over
-    seeds (value the median, [min, max]); None where not measured.
+    seeds (value the median, [min, max]) that have a transition; None where none was measured.
     """
 
     verdict: str
@@ -546,13 +546,15 @@ def linear_advantage(seeds, transitions, at, late, standard, linear_at, linear_l
         return LinearAdvantage(verdict, reason, seeds, transitions, at, late, standard, linear_at, linear_late,
                                room, gain, resolution)
 
+    rooms = [s - l for s, l in zip(standard, linear_at) if l is not None]
+    room = _over_seeds(rooms) if rooms else None
+    gains = [l2 - l1 for l1, l2 in zip(linear_at, linear_late) if l1 is not None and l2 is not None]
+    gain = _over_seeds(gains) if gains else None
     if any(t is None for t in transitions) or any(a is None for a in at) or any(v is None for v in linear_at):
+        measured = "" if room is None else (f" (room {100 * room.value:.1f} points over the {len(rooms)} seed(s) "
+                                            "that have one)")
         return result("inconclusive", "no kernel transition (or no switch point after it) in every seed: "
-                      "nothing to switch at")
-    rooms = [s - l for s, l in zip(standard, linear_at)]
-    room = _over_seeds(rooms)
-    gains = [None if l2 is None else l2 - l1 for l1, l2 in zip(linear_at, linear_late)]
-    gain = _over_seeds([g for g in gains if g is not None]) if any(g is not None for g in gains) else None
+                      f"nothing to switch at in some{measured}", room, gain)
     if len(seeds) < LINEAR_MIN_SEEDS:
         return result("inconclusive", f"{len(seeds)} seed: the seed-to-seed spread, and so the test's "
                       f"resolution, is unknown (room {100 * room.value:.1f} points)", room, gain)
