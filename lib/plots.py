@@ -6,6 +6,26 @@ import numpy as np
 import torch
 
 
+# Figures are read at the site's column width (about 750 px): at most 10 inches wide, with text
+# of 11.5-12 pt, so that it is 9 pt or more once scaled to the column. One idea per panel.
+STYLE = {"font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12, "xtick.labelsize": 11.5,
+         "ytick.labelsize": 11.5, "legend.fontsize": 11.5, "figure.titlesize": 12}
+plt.rcParams.update(STYLE)
+
+
+def dt_colors(dts) -> list:
+    """One colour per interval dt, the same on every page: the k-th smallest dt of the grid gets
+    the k-th colour of a fixed palette (orange to purple; iterations themselves are blue)."""
+    palette = ["#e66101", "#b2182b", "#5e3c99", "#1b7837", "#8c510a", "#01665e"]
+    return [palette[i % len(palette)] for i, _ in enumerate(sorted(dts))]
+
+
+def time_color(t: float, end: float):
+    """The colour of iteration ``t`` of a run of ``end`` iterations, the same wherever an iteration
+    is coloured (a reference τ, a perturbation time t0, the points of the cone picture)."""
+    return _time_cmap()(min(1.0, max(0.0, t / end)) if end else 0.0)
+
+
 def _time_cmap():
     """Blues without its near-white end, so early iterations stay visible."""
     from matplotlib.colors import LinearSegmentedColormap
@@ -64,7 +84,7 @@ def distance_matrix(s: torch.Tensor, iterations, ax=None, title: str = ""):
         ax.set_yticks(ticks, [str(t) for t in iterations])
         for i in ticks:
             for j in ticks:
-                ax.text(j, i, f"{s[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                ax.text(j, i, f"{s[i, j]:.2f}", ha="center", va="center", fontsize=11,
                         color="w" if s[i, j] < 0.6 * s.max() else "k")
     else:
         idx = np.linspace(0, len(iterations) - 1, 6).round().astype(int)
@@ -77,17 +97,18 @@ def distance_matrix(s: torch.Tensor, iterations, ax=None, title: str = ""):
     return ax
 
 
-def series(curves: dict, ax=None, xlabel: str = "iteration t", ylabel: str = "", logy: bool = False, title: str = ""):
-    """Several (x, y) curves keyed by legend label."""
+def series(curves: dict, ax=None, xlabel: str = "iteration t", ylabel: str = "", logy: bool = False, title: str = "",
+           colors=None):
+    """Several (x, y) curves keyed by legend label (``colors``: one per curve, else the cycle)."""
     ax = _ax(ax)
-    for label, (x, y) in curves.items():
-        ax.plot(x, y, "-", lw=1.4, label=label)
+    for i, (label, (x, y)) in enumerate(curves.items()):
+        ax.plot(x, y, "-", lw=1.4, label=label, **({} if colors is None else {"color": colors[i]}))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
@@ -96,7 +117,7 @@ def kernel_snapshot(kernels: dict, t: int, labels=None, ax=None):
     from .kernels import kernel_distance
     t0 = min(kernels)
     ax = kernel_heatmap(kernels[t], labels, ax, title=f"H({t}),  S(H({t0}), H({t})) = {kernel_distance(kernels[t0], kernels[t]):.3f}")
-    ax.title.set_fontsize(8)
+    ax.title.set_fontsize(11)
     return ax
 
 
@@ -110,8 +131,9 @@ def _window_lines(ax, window_end, milestones=()):
 def adjacent_curves(kernels: dict, dts, ax=None, centered: bool = False, milestones=(), window_end=None):
     """Fig 1(b): S(θ(t), θ(t+dt)) against t, one curve per dt (log scale)."""
     from .kernels import adjacent_distances
+    dts = sorted(dts)
     ax = series({f"dt = {dt}": adjacent_distances(kernels, dt, centered) for dt in dts}, ax,
-                ylabel=f"S(θ(t), θ(t+dt)){' centered' if centered else ''}", logy=True)
+                ylabel=f"S(θ(t), θ(t+dt)){' centered' if centered else ''}", logy=True, colors=dt_colors(dts))
     _window_lines(ax, window_end, milestones)
     return ax
 
@@ -119,8 +141,10 @@ def adjacent_curves(kernels: dict, dts, ax=None, centered: bool = False, milesto
 def reference_curves(kernels: dict, taus, ax=None, centered: bool = False, milestones=(), window_end=None):
     """Fig 1(a): S(θ(t), θ(τ)) against t, one curve per reference τ (τ marked by a dot)."""
     from .kernels import reference_distances
+    end = max(kernels)
     ax = series({f"τ = {tau}": reference_distances(kernels, tau, centered) for tau in taus}, ax,
-                ylabel=f"S(θ(t), θ(τ)){' centered' if centered else ''}")
+                ylabel=f"S(θ(t), θ(τ)){' centered' if centered else ''}",
+                colors=[time_color(tau, end) for tau in taus])
     for line, tau in zip(ax.get_lines(), taus):
         ax.plot([tau], [0], "o", color=line.get_color(), ms=4)
     _window_lines(ax, window_end, milestones)
@@ -145,7 +169,7 @@ def cone_polar(kernels: dict, ax=None, centered: bool = False):
     ax.set_ylabel("‖H(t)‖/‖H(0)‖ · sin(angle)")
     ax.set_aspect("equal", adjustable="datalim")
     plt.colorbar(sc, ax=ax, fraction=0.046, label="iteration t")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(loc="upper left")
     return ax
 
 
@@ -162,7 +186,7 @@ def mds_map(s, iterations, ax=None):
     ax.set_ylabel("MDS coordinate 2 (radians)")
     ax.set_aspect("equal", adjustable="datalim")
     plt.colorbar(sc, ax=ax, fraction=0.046, label="iteration t")
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
@@ -219,7 +243,7 @@ def chaos_metrics(sweep, axes=None, spans=None):
         _, axes = plt.subplots(2, 2, figsize=(10, 7))
     for ax, (key, scale, label, logy) in zip(np.ravel(axes), CHAOS_PANELS):
         chaos_band(sweep, key, ax, scale, label, logy, spans)
-    np.ravel(axes)[0].legend(fontsize=9)
+    np.ravel(axes)[0].legend()
     return axes
 
 
@@ -240,7 +264,7 @@ def size_response(sizes, curves: dict, ax=None, fp32_size: float | None = None, 
         ax.axvline(fp32_size, color="grey", ls="--", lw=1, label="from here, half the fp32 entries change")
     ax.set_xlabel("perturbation size (std of each entry)")
     ax.set_ylabel(key_label)
-    ax.legend(fontsize=9)
+    ax.legend()
     return ax
 
 
@@ -265,7 +289,7 @@ def jump_panels(jumps, axes=None, dt: int = 25, milestones=()):
     for m in milestones:
         for ax in axes:
             ax.axvline(m, color="grey", lw=1, ls=":")
-        axes[0].text(m, axes[0].get_ylim()[1], " lr decay", fontsize=9, va="top", color="grey")
+        axes[0].text(m, axes[0].get_ylim()[1], " lr decay", fontsize=11, va="top", color="grey")
     return axes
 
 
@@ -278,7 +302,7 @@ def linear_paths(rows, ax=None, split: str = "test"):
         ax.plot(r["alphas"], r[f"path_{split}"], "o-", ms=3, color=cmap(r["t0"] / t_max), label=f"t0 = {r['t0']}")
     ax.set_xlabel("α  (0: perturbed run's endpoint θ', 1: base run's endpoint θ)")
     ax.set_ylabel(f"{split} loss")
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
@@ -293,7 +317,7 @@ def seed_band(curves, ax=None, ylabel: str = "", logy: bool = False, label: str 
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
@@ -315,8 +339,8 @@ def regime_panel(run, dts, ax=None, centered: bool = False, window_end=None):
     ax.set_yscale("log")
     ax.set_xlabel("iteration t")
     ax.set_ylabel(f"S(θ(t), θ(t+dt)){' centered' if centered else ''}")
-    ax.set_title(f"{run.label}: {r.name}", fontsize=10)
-    ax.legend(fontsize=9)
+    ax.set_title(f"{run.label}: {r.name}")
+    ax.legend()
     return ax
 
 
@@ -341,6 +365,6 @@ def linear_panels(sweep, steps: int, axes=None):
         ax.set_xlim(0, 1.1 * steps)
         ax.set_xlabel("switch iteration t")
         ax.set_ylabel(label)
-    axes[0].legend(fontsize=9, loc="lower right")
+    axes[0].legend(loc="lower right")
     axes[0].figure.tight_layout()
     return axes[0].figure
