@@ -269,7 +269,7 @@ def size_response(sizes, curves: dict, ax=None, fp32_size: float | None = None, 
 
 
 def jump_panels(jumps, axes=None, dt: int = 25, milestones=()):
-    """Training loss, kernel norm and adjacent S on one time axis, the jumps marked (`pages.kernel_jumps`)."""
+    """Training loss, kernel norm and adjacent S on one time axis, the jumps marked (`experiments.kernel_jumps`)."""
     if axes is None:
         _, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
     its = jumps.iterations
@@ -324,7 +324,7 @@ def seed_band(curves, ax=None, ylabel: str = "", logy: bool = False, label: str 
 def regime_panel(run, dts, ax=None, centered: bool = False, window_end=None):
     """One run's adjacent distances S(θ(t), θ(t+dt)) for the smallest and largest dt (log scale),
     its noise floor (dashed; the measured one, at least the resolution of S), its transition interval (band) and its regime in the title.
-    ``run``: a `lib.pages.RunRegime`."""
+    ``run``: a `lib.experiments.RunRegime`."""
     from .kernels import adjacent_distances
     r = run.regime(centered)
     ax = _ax(ax)
@@ -348,7 +348,7 @@ def linear_panels(sweep, steps: int, axes=None):
     """The linear page's figure (the workshop paper's Fig 2): test accuracy (left) and test loss
     (right) at T of θ_std→lin(T; t) against the switch point t, the standard run (dashed) with the
     range of the seeds' standard accuracy (grey band, accuracy panel), and the page seed's kernel
-    transition (dotted). ``sweep``: a `lib.pages.LinearSweep`."""
+    transition (dotted). ``sweep``: a `lib.experiments.LinearSweep`."""
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     adv, sw = sweep.advantage, sweep.switch

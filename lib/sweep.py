@@ -65,27 +65,27 @@ class Job:
 
 def expand(page_name: str, params: dict, extra: dict | None = None) -> list[list[Job]]:
     """The page's jobs in phases: every job of a phase may start once the previous phase is done."""
-    from . import pages
+    from . import experiments
     from .checks import check_choice
     check_choice("page", page_name, PAGES)
     extra = dict(extra or {})
-    page = pages.setup(**params, for_jobs=True)  # checks every parameter before anything is submitted
+    page = experiments.setup(**params, for_jobs=True)  # checks every parameter before anything is submitted
     p = tuple(sorted(params.items()))
     e = tuple(sorted(extra.items()))
     if page_name == "cone":
-        return [[Job("cone", "seed", s, p) for s in pages.seeds(page)]]
+        return [[Job("cone", "seed", s, p) for s in experiments.seeds(page)]]
     if page_name == "counterexample":
-        name = extra.get("counterexample", pages.DRIFT_CONTROL)
-        pages.variant(page, name)
-        return [[Job("counterexample", "seed", s, p, e) for s in pages.seeds(page)]
-                + [Job("counterexample", "variant", s, p, e) for s in pages.seeds(page)]]
+        name = extra.get("counterexample", experiments.DRIFT_CONTROL)
+        experiments.variant(page, name)
+        return [[Job("counterexample", "seed", s, p, e) for s in experiments.seeds(page)]
+                + [Job("counterexample", "variant", s, p, e) for s in experiments.seeds(page)]]
     if page_name == "chaos":
-        t0s = pages.chaos_grid(page, extra.pop("t0s", None))
-        draws = pages.PRESETS[page.preset]["draws"]
+        t0s = experiments.chaos_grid(page, extra.pop("t0s", None))
+        draws = experiments.PRESETS[page.preset]["draws"]
         e = tuple(sorted(extra.items()))
         return [[Job("chaos", "base", t0s[0], p, e)],
                 [Job("chaos", "t0", t, p, tuple(sorted({**extra, "draw": d}.items()))) for d in range(draws) for t in t0s]]
-    switch = pages.switch_grid(page, extra.pop("switch", None))
+    switch = experiments.switch_grid(page, extra.pop("switch", None))
     return [[Job("linear", "base", None, p)], [Job("linear", "switch", t, p) for t in switch]]
 
 
@@ -94,13 +94,13 @@ def run_job(job: Job, store_root: str) -> str:
     write its completion marker. Runs in the worker process."""
     os.environ["TWOPHASE_STORE"] = store_root
     os.environ.setdefault("TWOPHASE_PROGRESS", "0")
-    from . import pages
+    from . import experiments
     from .kernels import trajectory_kernels
     from .training import train
-    page = pages.setup(**dict(job.params))
+    page = experiments.setup(**dict(job.params))
     extra = dict(job.extra)
     if job.step in ("seed", "variant"):
-        target = pages.variant(page, extra.get("counterexample", pages.DRIFT_CONTROL)) if job.step == "variant" else page
+        target = experiments.variant(page, extra.get("counterexample", experiments.DRIFT_CONTROL)) if job.step == "variant" else page
         traj = train(dataclasses.replace(target.cfg, seed=job.value))
         trajectory_kernels(traj, kind=page.kernel, n_probe=page.n_probe, bn=page.bn)
     elif job.page == "chaos":

@@ -13,14 +13,14 @@ def test_import_lib_does_not_import_matplotlib_until_plots_is_used():
 
 
 def test_every_architecture_is_one_registry_entry():
-    from lib import pages
+    from lib import experiments
     from lib.models import MODELS
     from lib.training import TrainConfig
     fields = set(TrainConfig.__dataclass_fields__)
     for arch, entry in MODELS.items():
         assert entry.name and entry.default_width > 0
         assert set(entry.cpu) <= fields and set(entry.paper) <= fields, arch
-        page = pages.setup(preset="smoke", arch=arch)
+        page = experiments.setup(preset="smoke", arch=arch)
         assert entry.name in page.setting
         assert all(getattr(page.cfg, k) == v for k, v in entry.cpu.items()), arch
-        assert len(pages.seeds(page)) == (pages.PRESETS["smoke"]["seeds"] if entry.cheap else 1)
+        assert len(experiments.seeds(page)) == (experiments.PRESETS["smoke"]["seeds"] if entry.cheap else 1)

@@ -93,13 +93,13 @@ def test_branches_in_worker_processes_are_bitwise_those_computed_here(base, tmp_
     branches trained in this process end (each run sets its own thread count)."""
     import dataclasses
 
-    from lib import pages, storage
-    page = pages.setup(preset="smoke")
+    from lib import experiments, storage
+    page = experiments.setup(preset="smoke")
     page = dataclasses.replace(page, cfg=base.cfg, n_probe=20)
     ps = [P.Perturbation(size=1e-3, seed=k) for k in range(2)]
     monkeypatch.setenv("TWOPHASE_WORKERS", "2")
     monkeypatch.setenv("TWOPHASE_STORE", str(base.store.root))
-    par = pages.chaos_rows(page, [base.cfg], [20], ps, desc="test")
+    par = experiments.chaos_rows(page, [base.cfg], [20], ps, desc="test")
     here = storage.RunStore(tmp_path / "here")
     for p in ps:
         a = P.run_branch(P.BranchConfig(base.cfg, 20, p), base.store)

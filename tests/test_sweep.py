@@ -13,7 +13,7 @@ import torch
 
 pytest.importorskip("submitit")
 
-from lib import pages, storage, sweep, training  # noqa: E402
+from lib import experiments, storage, sweep, training  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = dict(preset="smoke", steps=50)
@@ -31,12 +31,12 @@ def test_cli_sweep_then_page_reads_the_results(tmp_path, monkeypatch):
     # the page, with the same parameters and store, only reads
     monkeypatch.setenv("TWOPHASE_STORE", str(store))
     monkeypatch.setattr(training, "_run", lambda *a, **k: pytest.fail("the page retrained a stored run"))
-    page = pages.setup(**PARAMS)
-    swept = pages.linear_sweep(page, SWITCH)
+    page = experiments.setup(**PARAMS)
+    swept = experiments.linear_sweep(page, SWITCH)
     # ... and those results equal a direct computation in a fresh store
     monkeypatch.undo()
     monkeypatch.setenv("TWOPHASE_STORE", str(tmp_path / "direct"))
-    direct = pages.linear_sweep(pages.setup(**PARAMS), SWITCH)
+    direct = experiments.linear_sweep(experiments.setup(**PARAMS), SWITCH)
     for t in SWITCH:
         a, b = swept["runs"][t].state_dict(50), direct["runs"][t].state_dict(50)
         assert all(torch.equal(a[k], b[k]) for k in a), t
@@ -61,7 +61,7 @@ def test_killed_job_resumes_from_its_checkpoint(tmp_path):
     job = sweep.expand("linear", params, {"switch": [0]})[0][0]  # the base trajectory
     ex = sweep.make_executor("local", tmp_path / "logs")
     running = ex.submit(sweep._Task(job, str(store)))
-    cfg = pages.setup(**params).cfg
+    cfg = experiments.setup(**params).cfg
     run = storage.RunStore(store).run_dir("train", cfg)
     deadline = time.time() + 120
     while not (run / "ckpt_0000100.pt").exists():
@@ -211,7 +211,7 @@ def test_paper_job_list_and_status_need_no_gpu(tmp_path, monkeypatch):
     """The paper preset's job list and --status are built on a login node without a GPU; only the
     jobs themselves, where they start training, refuse without one."""
     import torch
-    from lib import pages
+    from lib import experiments
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.delenv("TWOPHASE_FORCE_PAPER", raising=False)
     params = {"preset": "paper", "dataset": "mnist5k"}
@@ -219,6 +219,6 @@ def test_paper_job_list_and_status_need_no_gpu(tmp_path, monkeypatch):
     assert [j.value for j in phases_[0]] == [0, 1, 2]
     rows = sweep.status("cone", params, {}, str(tmp_path / "store"))
     assert sweep.format_status(rows)
-    assert pages.setup(preset="paper", for_jobs=True).cfg.device == "cuda"
+    assert experiments.setup(preset="paper", for_jobs=True).cfg.device == "cuda"
     with pytest.raises(RuntimeError, match="needs a GPU"):
         sweep.run_job(phases_[0][0], str(tmp_path / "store"))

@@ -1,4 +1,7 @@
-"""What the book's pages share: presets, parameter checking, and the setting line for captions.
+"""The experiments layer: what the book's pages and its sweeps share. Presets, parameter checking,
+grids (dt, τ, t0, switch points, settings), and each page's computation as a function returning a
+typed result (`ConeAnalysis`, `ChaosSweep`, `LinearSweep`, `Counterexample`, `Claims`,
+`SettingClaims`), with every step cached in the run store.
 
 Every page starts with a papermill parameters cell and then calls `setup`,
 which checks every parameter (a bad one fails at once, naming the valid
