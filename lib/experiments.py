@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
@@ -90,14 +90,53 @@ class PageSetup:
         return "statistics re-estimated" if self.bn == "reestimate" else "running statistics"
 
 
-def setup(preset: str = "default", arch: str | None = None, dataset: str | None = None, width=None, seed: int = 0,
-          steps: int | None = None, kernel: str = "sum", n_probe: int | None = None, bn: str = "reestimate",
-          for_jobs: bool = False, **train_overrides) -> PageSetup:
+@dataclass(frozen=True)
+class PageParams:
+    """The parameters every page shares, declared once: each page's papermill parameters cell
+    (`parameters_cell` writes its lines; a test checks every page against it), `setup`'s
+    arguments and the sweep command's options (`lib.sweep`) all come from these fields. ``help``:
+    the comment in the parameters cell and the option's help; ``type``: the option's type."""
+
+    preset: str = field(default="default", metadata=dict(help="smoke | default | full | paper", type=str,
+                                                         env="TWOPHASE_PRESET"))
+    arch: str | None = field(default=None, metadata=dict(help="None: the preset's (lenet5; paper: resnet20)", type=str))
+    dataset: str | None = field(default=None, metadata=dict(help="None: the preset's (mnist5k; paper: cifar10)",
+                                                            type=str))
+    width: float | None = field(default=None, metadata=dict(
+        help="None: the architecture's default on 2 CPU cores (see lib.models)", type=float))
+    seed: int = field(default=0, metadata=dict(help="", type=int))
+    steps: int | None = field(default=None, metadata=dict(help="None: the preset's number of iterations", type=int))
+    kernel: str = field(default="sum", metadata=dict(help="", type=str))
+    n_probe: int | None = field(default=None, metadata=dict(help="None: the preset's probe-set size", type=int))
+    bn: str = field(default="reestimate", metadata=dict(help="", type=str))
+
+
+def parameters_cell() -> list[str]:
+    """The shared lines of a page's parameters cell, written from `PageParams` (a page adds its own
+    parameters after them)."""
+    def literal(v):
+        return f'"{v}"' if isinstance(v, str) else repr(v)
+
+    lines = []
+    for f in dataclasses.fields(PageParams):
+        env = f.metadata.get("env")
+        value = f"os.environ.get({literal(env)}, {literal(f.default)})" if env else literal(f.default)
+        lines.append(f"{f.name} = {value}" + (f"  # {f.metadata['help']}" if f.metadata["help"] else ""))
+    return lines
+
+
+def setup(preset: str = PageParams.preset, for_jobs: bool = False, **kwargs) -> PageSetup:
     """Check a page's parameters and build its configuration (``None`` means the preset's value).
 
     ``for_jobs``: only the configuration is needed (a sweep's job list, its status), not training
     here, so the ``paper`` preset does not ask for a GPU on this machine; its jobs refuse where they
-    start training without one."""
+    start training without one. Every field of `PageParams` may be given (its default otherwise);
+    any other keyword is a `TrainConfig` field that overrides the preset's."""
+    names = {f.name for f in dataclasses.fields(PageParams)}
+    pp = PageParams(preset=preset, **{k: v for k, v in kwargs.items() if k in names})
+    train_overrides = {k: v for k, v in kwargs.items() if k not in names}
+    arch, dataset, width, seed, steps = pp.arch, pp.dataset, pp.width, pp.seed, pp.steps
+    kernel, n_probe, bn = pp.kernel, pp.n_probe, pp.bn
     check_choice("preset", preset, PRESETS)
     paper = preset == "paper"
     arch = (PAPER_DEFAULTS["arch"] if paper else "lenet5") if arch is None else arch

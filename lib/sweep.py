@@ -316,15 +316,11 @@ def format_status(st: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lib sweep", description=__doc__.splitlines()[0])
     ap.add_argument("page", choices=PAGES)
-    ap.add_argument("--preset", default=os.environ.get("TWOPHASE_PRESET", "default"))
-    ap.add_argument("--arch", default=None)
-    ap.add_argument("--dataset", default=None)
-    ap.add_argument("--width", type=float, default=None)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=None)
-    ap.add_argument("--kernel", default="sum")
-    ap.add_argument("--n-probe", type=int, default=None)
-    ap.add_argument("--bn", default="reestimate")
+    from .experiments import PageParams  # the page parameters, declared once
+    for f in dataclasses.fields(PageParams):
+        env = f.metadata.get("env")
+        ap.add_argument("--" + f.name.replace("_", "-"), type=f.metadata["type"],
+                        default=os.environ.get(env, f.default) if env else f.default, help=f.metadata["help"] or None)
     ap.add_argument("--t0s", type=int, nargs="*", default=None, help="chaos: perturbation times")
     ap.add_argument("--switch", type=int, nargs="*", default=None, help="linear: switch points")
     ap.add_argument("--counterexample", default=None, help="counterexample: mlp (default) or plain")
@@ -335,14 +331,9 @@ def main(argv=None) -> int:
     ap.add_argument("--time", type=int, default=240, help="minutes per job")
     ap.add_argument("--status", action="store_true", help="only report the jobs' states")
     a = ap.parse_args(argv)
-    params = {"preset": a.preset, "seed": a.seed, "kernel": a.kernel, "bn": a.bn}
-    for name in ("arch", "dataset", "steps"):
-        if getattr(a, name) is not None:
-            params[name] = getattr(a, name)
-    if a.width is not None:
-        params["width"] = int(a.width) if a.width.is_integer() else a.width
-    if a.n_probe is not None:
-        params["n_probe"] = a.n_probe
+    params = {f.name: getattr(a, f.name) for f in dataclasses.fields(PageParams) if getattr(a, f.name) is not None}
+    if "width" in params and float(params["width"]).is_integer():
+        params["width"] = int(params["width"])
     extra = {k: v for k, v in (("t0s", a.t0s), ("switch", a.switch), ("counterexample", a.counterexample))
              if v is not None}
     try:

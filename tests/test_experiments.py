@@ -68,3 +68,31 @@ def test_grid_puts_the_pages_setting_first_and_computes_what_the_preset_affords(
     assert (rn.arch, rn.width, rn.momentum, rn.dataset, rn.steps) == ("resnet20", 4, 0.0, "fashion-mnist", page.cfg.steps)
     assert "ResNet-20 (width 4), momentum 0, Fashion-MNIST" == experiments.setting_name(
         dict(arch="resnet20", width=4, momentum=0.0, dataset="fashion-mnist"))
+
+
+def test_every_pages_parameters_cell_is_written_from_page_params():
+    """PageParams declares the shared parameters once: each page's parameters cell carries exactly
+    its lines (the intro and the appendix take the preset only), and the sweep command's options
+    are its fields."""
+    import re
+
+    from conftest import ROOT
+    from lib import sweep
+    lines = experiments.parameters_cell()
+    for page in sorted((ROOT / "book").glob("*.md")):
+        m = re.search(r"```\{code-cell\} ipython3\n:tags: \[parameters\]\n(.*?)```", page.read_text(), re.S)
+        if m is None:
+            continue
+        cell = m.group(1).splitlines()
+        if page.stem in ("intro", "settings"):
+            assert lines[0] in cell, page.name
+        else:
+            start = cell.index(lines[0])
+            assert cell[start:start + len(lines)] == lines, page.name
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        sweep.main(["cone", "--help"])
+    for f in experiments.PageParams.__dataclass_fields__:
+        assert f"--{f.replace('_', '-')}" in out.getvalue()
