@@ -151,15 +151,25 @@ def reference_curves(kernels: dict, taus, ax=None, centered: bool = False, miles
     return ax
 
 
-def cone_polar(kernels: dict, ax=None, centered: bool = False):
+def cone_polar(kernels: dict, ax=None, centered: bool = False, until: int | None = None):
     """Fig 1(c): H(t) at angle arccos(1 - S(H(0), H(t))) and radius ||H(t)||/||H(0)||;
-    H(0) black, later iterations darker."""
+    H(0) black, later iterations darker. ``until``: only the kernels up to that iteration in
+    colour, the later ones light grey (the axes stay those of the whole run)."""
     from .kernels import cone_polar as coords
     ts, ang, rad = coords(kernels, centered)
     ax = _ax(ax)
     x = np.asarray(rad) * np.cos(ang)
     y = np.asarray(rad) * np.sin(ang)
-    sc = ax.scatter(x[1:], y[1:], c=ts[1:], cmap=_time_cmap(), s=14, edgecolors="none")
+    ts_arr = np.asarray(ts)
+    if until is not None:
+        later = ts_arr > until
+        ax.scatter(x[later], y[later], color="0.85", s=10, edgecolors="none", zorder=0)
+        keep = ~later
+        keep[0] = False
+        sc = ax.scatter(x[keep], y[keep], c=ts_arr[keep], cmap=_time_cmap(), s=14, edgecolors="none",
+                        vmin=ts_arr[1] if len(ts_arr) > 1 else 0, vmax=ts_arr[-1])
+    else:
+        sc = ax.scatter(x[1:], y[1:], c=ts[1:], cmap=_time_cmap(), s=14, edgecolors="none")
     ax.plot([1], [0], "ko", ms=6, label="H(0)")
     ax.plot([0], [0], "k+", ms=8, label="zero kernel")
     r = max(max(rad), 1) * 1.05
@@ -293,13 +303,14 @@ def jump_panels(jumps, axes=None, dt: int = 25, milestones=()):
     return axes
 
 
-def linear_paths(rows, ax=None, split: str = "test"):
-    """Loss along αθ + (1-α)θ' between the base endpoint (α = 0... θ') and the perturbed one."""
+def linear_paths(rows, ax=None, split: str = "test", end: int | None = None, label=None):
+    """Loss along αθ + (1-α)θ' between the base endpoint (α = 0... θ') and the perturbed one, each
+    row coloured by its t0 (`time_color` over a run of ``end`` iterations; default the largest t0)."""
     ax = _ax(ax)
-    cmap = _time_cmap()
-    t_max = max(r["t0"] for r in rows) or 1
-    for r in rows:
-        ax.plot(r["alphas"], r[f"path_{split}"], "o-", ms=3, color=cmap(r["t0"] / t_max), label=f"t0 = {r['t0']}")
+    t_max = end or max(r["t0"] for r in rows) or 1
+    for i, r in enumerate(rows):
+        ax.plot(r["alphas"], r[f"path_{split}"], "o-", ms=3, color=time_color(r["t0"], t_max),
+                label=f"t0 = {r['t0']}" if label is None else label(i, r))
     ax.set_xlabel("α  (0: perturbed run's endpoint θ', 1: base run's endpoint θ)")
     ax.set_ylabel(f"{split} loss")
     ax.legend()
@@ -329,10 +340,11 @@ def regime_panel(run, dts, ax=None, centered: bool = False, window_end=None):
     r = run.regime(centered)
     ax = _ax(ax)
     shown = sorted({dts[0], dts[-1]})
+    colors = dict(zip(sorted(dts), dt_colors(dts)))
     for dt in shown:
         ts, s = adjacent_distances({t: h for t, h in run.kernels.items() if window_end is None or t <= window_end},
                                    dt, centered)
-        ax.plot(ts, np.maximum(s, 1e-17), "-", lw=1.4, label=f"dt = {dt}")
+        ax.plot(ts, np.maximum(s, 1e-17), "-", lw=1.4, label=f"dt = {dt}", color=colors[dt])
     ax.axhline(r.noise, color="k", ls="--", lw=1, label="noise floor")
     if r.transition_interval is not None:
         ax.axvspan(*r.transition_interval, color="tab:orange", alpha=0.2, lw=0, label="transition (95%)")
@@ -368,3 +380,151 @@ def linear_panels(sweep, steps: int, axes=None):
     axes[0].legend(loc="lower right")
     axes[0].figure.tight_layout()
     return axes[0].figure
+
+
+# ---------------------------------------------------------------- figures a reader moves in the static site
+
+def render_frames(draw, values, figsize=(8, 3.6), dpi: int = 80) -> list[bytes]:
+    """PNG frames of ``draw(fig, value)`` for each of ``values``, rendered now (when the book is
+    built) by the same plotting functions as the static figures."""
+    import io
+    out = []
+    for v in values:
+        fig = plt.figure(figsize=figsize)
+        draw(fig, v)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        plt.close(fig)
+        out.append(buf.getvalue())
+    return out
+
+
+class Scrubber:
+    """A figure a reader moves in the static site: one frame per value, a slider (keyboard:
+    arrows, Home, End) picks the frame shown. The frames are inline PNGs and the control is the
+    book's own ``_static/scrub.js``: no kernel, no server, no network. Without JavaScript the
+    frame at ``start`` shows. In a notebook it displays the same (the live pages also keep their
+    ipywidgets cells)."""
+
+    def __init__(self, frames: list[bytes], values, label: str, caption: str, start: int = 0, alt: str = ""):
+        if len(frames) != len(values) or not frames:
+            raise ValueError("Scrubber needs one frame per value, and at least one")
+        self.frames, self.values, self.label, self.caption = frames, [str(v) for v in values], label, caption
+        self.start, self.alt = min(max(start, 0), len(frames) - 1), alt or caption
+
+    def _repr_html_(self) -> str:
+        import base64
+        import html
+        import json
+        imgs = "".join(
+            f'<img class="tp-frame" src="data:image/png;base64,{base64.b64encode(f).decode()}" '
+            f'alt="{html.escape(self.alt)}, {html.escape(self.label)} = {html.escape(v)}"'
+            f'{"" if i == self.start else " hidden"}>'
+            for i, (f, v) in enumerate(zip(self.frames, self.values)))
+        label = html.escape(self.label)
+        return (f'<div class="tp-scrub" data-label="{label}" data-values="{html.escape(json.dumps(self.values))}">'
+                f"{imgs}<div class=\"tp-control\"><label>{label} = <output class=\"tp-value\">"
+                f"{html.escape(self.values[self.start])}</output></label>"
+                f'<input class="tp-slider" type="range" min="0" max="{len(self.frames) - 1}" step="1" '
+                f'value="{self.start}" disabled aria-label="{label}: move to change the figure"></div>'
+                f'<div class="tp-caption">{html.escape(self.caption)}</div></div>')
+
+
+MAX_FRAMES = 16  # frames per movable figure: enough to scrub, few enough to keep the site small
+
+
+def _pick(values, n: int = MAX_FRAMES) -> list:
+    values = list(values)
+    if len(values) <= n:
+        return values
+    idx = np.unique(np.round(np.linspace(0, len(values) - 1, n)).astype(int))
+    return [values[i] for i in idx]
+
+
+def scrub_reference(kernels: dict, taus, end: int, centered: bool = True, start=None) -> Scrubber:
+    """Fig 1(a) with the reference τ moved over the window's checkpoints (`reference_curves`, one τ
+    a frame, a fixed y axis)."""
+    from .kernels import reference_distances
+    taus = _pick(taus)
+    top = max(max(reference_distances(kernels, tau, centered)[1]) for tau in taus) * 1.05
+
+    def draw(fig, tau):
+        ax = fig.add_subplot()
+        reference_curves(kernels, [tau], ax, centered=centered, window_end=None)
+        ax.set_ylim(0, top)
+        ax.set_xlim(0, end)
+        fig.tight_layout()
+
+    i = taus.index(min(taus, key=lambda t: abs(t - start))) if start is not None else len(taus) // 2
+    return Scrubber(render_frames(draw, taus), taus, "τ", f"S(θ(t), θ(τ)){' centered' if centered else ''} "
+                    "against t for the reference τ chosen with the slider (the dot marks τ).", start=i,
+                    alt="Fig 1(a), one reference")
+
+
+def scrub_cone(kernels: dict, iterations, centered: bool = True) -> Scrubber:
+    """Fig 1(c) with time moved through it: the kernels up to t in colour (`cone_polar`)."""
+    ts = _pick([t for t in iterations if t > min(kernels)])
+
+    def draw(fig, t):
+        ax = fig.add_subplot()
+        cone_polar(kernels, ax, centered=centered, until=t)
+        ax.set_title(f"kernels up to t = {t}")
+        fig.tight_layout()
+
+    return Scrubber(render_frames(draw, ts, figsize=(6.5, 5)), ts, "t",
+                    "The polar picture of the cone with the kernels up to iteration t in colour and the later "
+                    "ones grey (centered kernels).", start=len(ts) - 1, alt="Fig 1(c) up to t")
+
+
+def scrub_chaos(sweep, end: int, key: str = "barrier_test", split: str = "test") -> Scrubber:
+    """The chaos page with t0 moved: left, the loss along the linear path between the base and each
+    perturbed endpoint at that t0 (every draw, `linear_paths`); right, the test barrier against t0
+    (`chaos_band`) with t0 marked."""
+    t0s = _pick(sweep.t0s)
+    low = min(min(r[f"path_{split}"]) for rows in sweep.draws for r in rows)
+    high = max(max(r[f"path_{split}"]) for rows in sweep.draws for r in rows)
+
+    def draw(fig, t0):
+        a1, a2 = fig.subplots(1, 2)
+        rows = [r for rows in sweep.draws for r in rows if r["t0"] == t0]
+        linear_paths(rows, a1, split=split, end=end, label=lambda i, r: sweep.labels[i])
+        a1.set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
+        a1.set_title(f"t0 = {t0}: the path between the endpoints")
+        chaos_band(sweep, key, a2, 1, "test loss barrier", logy=True)
+        a2.axvline(t0, color="k", lw=1.2)
+        a2.set_title("the barrier against t0")
+        a2.get_legend().remove() if a2.get_legend() else None
+        fig.tight_layout()
+
+    return Scrubber(render_frames(draw, t0s, figsize=(10, 3.8)), t0s, "t0",
+                    f"Left: the {split} loss along the straight line between the base run's endpoint and each "
+                    "perturbed run's endpoint for the perturbation time t0 chosen with the slider (one curve a draw). "
+                    "Right: the test loss barrier against t0 (median and range over the draws), t0 marked.",
+                    alt="Chaos at one t0")
+
+
+def scrub_linear(sweep, base, steps: int) -> Scrubber:
+    """The linear page with the switch point t moved: the training loss of the run switched to the
+    linearized model at t beside standard training (one frame a switch point)."""
+    sw = [t for t in sweep.switch if t < steps]
+    its, loss = base.metric("train_loss")
+    lo = min(v for v in loss if v > 0)
+    hi = max(loss)
+
+    def draw(fig, t):
+        ax = fig.add_subplot()
+        ax.plot(its, loss, color="k", lw=1.2, label="standard training")
+        ax.plot(*sweep.runs[t].metric("train_loss"), "o-", ms=3, color=time_color(t, steps),
+                label=f"linearized from t = {t}")
+        ax.axvline(t, color=time_color(t, steps), ls=":", lw=1)
+        ax.set_yscale("log")
+        ax.set_ylim(lo / 1.5, hi * 1.5)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("train loss")
+        ax.set_title(f"switch at t = {t}: test accuracy at T {100 * sweep.acc(t):.1f}%")
+        ax.legend()
+        fig.tight_layout()
+
+    return Scrubber(render_frames(draw, sw), sw, "switch t",
+                    "Training loss (the mean since the previous checkpoint) of θ_std→lin(T; t) for the switch "
+                    "point t chosen with the slider, beside standard training; the title gives its test accuracy at T.", alt="Linearized run")

@@ -95,3 +95,55 @@ def test_every_page_renders_offline(smoke_site, browser):
         for raw in ("\\(", "\\[", "$$"):
             assert raw not in got["text"], f"{page.name}: raw TeX {raw!r} visible"
     assert seen_math >= 3, "the pages with equations were not checked"
+
+
+SCRUB_STATE = """
+return Array.from(document.querySelectorAll('.tp-scrub')).map(box => ({
+  label: box.dataset.label,
+  shown: box.dataset.shown,
+  frames: box.querySelectorAll('img.tp-frame').length,
+  visible: Array.from(box.querySelectorAll('img.tp-frame')).filter(i => !i.hidden && i.naturalWidth > 0)
+             .map(i => i.getAttribute('src').slice(-64)),
+  value: box.querySelector('output.tp-value').textContent,
+  disabled: box.querySelector('input.tp-slider').disabled,
+}));
+"""
+
+
+@pytest.mark.slow
+def test_movable_figures_move_offline_with_the_keyboard(smoke_site, browser):
+    """Each movable figure (cone: τ and t; chaos: t0; linear: switch t) is driven in headless
+    Chromium with the network cut: focus its slider, press the arrow keys and Home, and the frame
+    shown changes, with no request leaving the site."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    html = smoke_site / "_build" / "html"
+    expected = {"cone.html": ["τ", "t"], "chaos.html": ["t0"], "linear.html": ["switch t"]}
+    assert (html / "_static" / "scrub.js").exists()
+    for name, labels in expected.items():
+        browser.get_log("performance")
+        browser.get((html / name).as_uri())
+        before = browser.execute_script(SCRUB_STATE)
+        assert [b["label"] for b in before] == labels, name
+        sliders = browser.find_elements(By.CSS_SELECTOR, "input.tp-slider")
+        for k, (slider, state) in enumerate(zip(sliders, before)):
+            assert not state["disabled"] and state["frames"] >= 2 and len(state["visible"]) == 1, (name, state)
+            browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", slider)
+            slider.send_keys(Keys.HOME)
+            first = browser.execute_script(SCRUB_STATE)[k]
+            slider.send_keys(Keys.ARROW_RIGHT)
+            moved = browser.execute_script(SCRUB_STATE)[k]
+            assert first["shown"] == "0" and moved["shown"] == "1", (name, first, moved)
+            assert moved["visible"] != first["visible"] and moved["value"] != first["value"], (name, moved)
+            assert len(moved["visible"]) == 1
+        remote = [u for u in _requests(browser) if not u.startswith(LOCAL)]
+        assert not remote, f"{name} asked the network for {remote}"
+
+
+@pytest.mark.slow
+def test_site_size_stays_small(smoke_site):
+    """The static site (frames included) stays far below 50 MB; the default build is measured by
+    benchmarks/build.py."""
+    html = smoke_site / "_build" / "html"
+    size = sum(p.stat().st_size for p in html.rglob("*") if p.is_file())
+    assert size < 50e6, f"{size / 1e6:.1f} MB"
