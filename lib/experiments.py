@@ -983,6 +983,17 @@ GRID_COMPUTED = {"smoke": 1, "default": 2, "full": len(SETTINGS_GRID), "paper": 
 SETTING_CLAIMS = ("Phase I", "cone (b)", "cone (a)", "cone", "chaos", "chaos = cone", "linear advantage")
 
 
+def grid_sentence(preset: str) -> str:
+    """What the preset computes for the appendix, in words."""
+    k = GRID_COMPUTED[preset]
+    if k >= len(SETTINGS_GRID):
+        return "every setting of the grid, LeNet-5's with their chaos sweeps"
+    if k == 1:
+        return "the book's own setting, which the other pages compute anyway"
+    return ("the book's own setting, then its momentum variant without the chaos sweep (whose branches are the "
+            "build's most expensive part)")
+
+
 def setting_name(s: dict) -> str:
     width = "" if s.get("width") is None else f" (width {s['width']:g})"
     data = {"mnist5k": "MNIST-5k", "fashion-mnist": "Fashion-MNIST"}.get(s["dataset"], s["dataset"])

@@ -88,6 +88,7 @@ def test_every_page_renders_offline(smoke_site, browser):
         remote = [u for u in _requests(browser) if not u.startswith(LOCAL)]
         assert not remote, f"{page.name} asked the network for {remote}"
         assert not got["broken"], f"{page.name}: images that did not load: {got['broken']}"
+        assert not got["figureNumbers"], f"{page.name}: a 'Fig. N' shows beside the papers' figure names"
         if got["mathSource"]:
             assert state == "typeset", f"{page.name}: MathJax did not run ({state})"
             assert got["math"] >= got["mathSource"], f"{page.name}: math left untypeset"
