@@ -1081,6 +1081,16 @@ def setting_claims(page: PageSetup, chaos: bool = True, stored_only: bool = Fals
                          None if sweep is None else sweep.transition, linear.advantage)
 
 
+def compare_sentence(own: SettingClaims, other: SettingClaims) -> str:
+    """Two settings' kernel and linear verdicts side by side, in one sentence (the intro page)."""
+    def part(r):
+        room = ("" if r.linear is None or r.linear.room is None
+                else f", room at the transition {100 * r.linear.room.value:.1f} points")
+        return (f"{r.name}: cone regime {r.regime}, cone claim {r.verdicts['cone']}, linear advantage "
+                f"{r.verdicts['linear advantage']}{room}")
+    return f"{part(own)}; {part(other)}."
+
+
 def where_claims_hold(page: PageSetup, progress: bool | None = None) -> list[SettingClaims]:
     """The appendix's rows: `setting_claims` for every setting of `grid_settings` (computed, or
     read from the run store; a setting neither computed nor stored, or whose data is not installed,
