@@ -1084,6 +1084,8 @@ def setting_claims(page: PageSetup, chaos: bool = True, stored_only: bool = Fals
 def compare_sentence(own: SettingClaims, other: SettingClaims) -> str:
     """Two settings' kernel and linear verdicts side by side, in one sentence (the intro page)."""
     def part(r):
+        if r.regime is None:
+            return f"{r.name}: {r.source}"
         room = ("" if r.linear is None or r.linear.room is None
                 else f", room at the transition {100 * r.linear.room.value:.1f} points")
         return (f"{r.name}: cone regime {r.regime}, cone claim {r.verdicts['cone']}, linear advantage "
