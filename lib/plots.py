@@ -347,7 +347,7 @@ def regime_panel(run, dts, ax=None, centered: bool = False, window_end=None):
         ax.plot(ts, np.maximum(s, 1e-17), "-", lw=1.4, label=f"dt = {dt}", color=colors[dt])
     ax.axhline(r.noise, color="k", ls="--", lw=1, label="noise floor")
     if r.transition_interval is not None:
-        ax.axvspan(*r.transition_interval, color="tab:orange", alpha=0.2, lw=0, label="transition (95%)")
+        ax.axvspan(*r.transition_interval, color="0.6", alpha=0.3, lw=0, label="transition (95%)")
     ax.set_yscale("log")
     ax.set_xlabel("iteration t")
     ax.set_ylabel(f"S(θ(t), θ(t+dt)){' centered' if centered else ''}")
