@@ -143,6 +143,9 @@ def change_point(ts, s, dt: int, eps: float) -> tuple[float, int | None, tuple[i
     """(dbic, transition, 95% interval, drop) of log(S + eps) against log(t + dt): one line against a
     line up to a break followed by a constant (see the module docstring)."""
     ts, s = np.asarray(ts, float), np.asarray(s, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keep = np.isfinite(np.log(s + eps))  # S is undefined (nan) where a kernel is 0: a dead network
+    ts, s = ts[keep], s[keep]
     x, y = np.log(ts + dt), np.log(s + eps)
     n = len(y)
     if n < 6:
