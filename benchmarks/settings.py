@@ -29,6 +29,7 @@ def main():
     ap.add_argument("--report", action="store_true", help="only read what is stored (train nothing)")
     args = ap.parse_args()
     base = experiments.setup(preset=args.preset)
+    rows = []
     for s in experiments.SETTINGS_GRID:
         name = experiments.setting_name(s)
         if args.only and args.only not in name:
@@ -50,6 +51,17 @@ def main():
             print(f"{name}: {e}", flush=True)
             continue
         print(f"{name}: {row.summary()}  [{time.time() - t:.0f} s]", flush=True)
+        rows.append(row)
+    if rows:
+        print("\n" + markdown(experiments.claims_table(rows)) + "\n\n" + markdown(experiments.measures_table(rows)))
+
+
+def markdown(df) -> str:
+    """A DataFrame as a Markdown table (index first)."""
+    cols = [df.index.name or ""] + list(df.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + " --- |" * len(cols)]
+    lines += ["| " + " | ".join(map(str, [i, *r])) + " |" for i, r in zip(df.index, df.itertuples(index=False))]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
