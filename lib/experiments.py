@@ -389,11 +389,11 @@ def chaos_sweep(page: PageSetup, t0s=None, size: float = 1e-7, mode: str = "entr
                       phases.chaos_transition(t0s, barriers))
 
 
-def seed_pair(page: PageSetup, a: Trajectory, b: Trajectory) -> dict:
+def seed_pair(page: PageSetup, a: Trajectory, b: Trajectory) -> P.Comparison:
     """`perturbation.compare_runs` of two runs that differ in their training seed only (cached in the
     first run's folder)."""
     key = f"seedpair_{b.path.name}_{page.kernel.replace(':', '-')}_{page.bn}_n{page.n_probe}.pt"
-    return dict(a.store.cached(a.path / key, lambda: P.compare_runs(a, b, page.kernel, page.n_probe, page.bn)))
+    return P.cached_comparison(a.store, a.path / key, lambda: P.compare_runs(a, b, page.kernel, page.n_probe, page.bn))
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ the entries; `perturb` counts the entries that actually changed and warns when m
 """
 from __future__ import annotations
 
+import dataclasses
+
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -164,7 +166,47 @@ def loss_barrier(alphas, losses) -> float:
     return max(l - (al * l_a + (1 - al) * l_b) for al, l in zip(alphas, losses))
 
 
-def compare_endpoints(cfg: TrainConfig, a: dict, b: dict, n_points: int = 11, n_train: int = 1000) -> dict:
+@dataclass(frozen=True)
+class Comparison:
+    """Every chaos metric between two end states θ' (α = 0) and θ (α = 1) of one architecture.
+
+    dissimilarity: `param_dissimilarity`; rel_distance: `relative_distance`; barrier_train /
+    barrier_test: the loss barrier along (1 - α)θ' + αθ on the training subset / the test set;
+    disagreement: the share of test inputs the two classify differently; alphas: the α grid;
+    path_train / path_test: the loss at each α; path_test_acc: the test accuracy at each α;
+    kernel_distance: S between the two endpoints' eNTKs (None where not measured).
+    ``row["name"]`` reads a field too (tables index rows by metric name).
+    """
+
+    dissimilarity: float
+    rel_distance: float
+    barrier_train: float
+    barrier_test: float
+    disagreement: float
+    alphas: list
+    path_train: list
+    path_test: list
+    path_test_acc: list
+    kernel_distance: float | None = None
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+    def as_data(self) -> dict:
+        """Plain data for the run store (its entries are data, never classes)."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ChaosRow(Comparison):
+    """A `Comparison` of a perturbed branch's endpoint with its base run's, with the branch's
+    perturbation time ``t0`` and ``perturbation`` (`perturbation_report`: what it changed)."""
+
+    t0: int = 0
+    perturbation: dict = field(default_factory=dict)
+
+
+def compare_endpoints(cfg: TrainConfig, a: dict, b: dict, n_points: int = 11, n_train: int = 1000) -> Comparison:
     """Every chaos metric between two end states of the same architecture.
 
     Barrier on the first ``n_train`` training examples (fixed, unaugmented) and on the test
@@ -183,32 +225,35 @@ def compare_endpoints(cfg: TrainConfig, a: dict, b: dict, n_points: int = 11, n_
         ma.load_state_dict(a)
         mb.load_state_dict(b)
         dis = disagreement(ma, mb, data.x_test)
-    return dict(dissimilarity=param_dissimilarity(a, b, names), rel_distance=relative_distance(a, b, names),
-                barrier_train=loss_barrier(al, train_path), barrier_test=loss_barrier(al, test_path),
-                disagreement=dis, alphas=al, path_train=train_path, path_test=test_path, path_test_acc=test_acc)
+    return Comparison(dissimilarity=param_dissimilarity(a, b, names), rel_distance=relative_distance(a, b, names),
+                      barrier_train=loss_barrier(al, train_path), barrier_test=loss_barrier(al, test_path),
+                      disagreement=dis, alphas=al, path_train=train_path, path_test=test_path, path_test_acc=test_acc)
 
 
 
 def compare_runs(a: Trajectory, b: Trajectory, kernel: str = "sum", n_probe: int = 200,
-                 bn: str = "reestimate") -> dict:
+                 bn: str = "reestimate") -> Comparison:
     """`compare_endpoints` of two runs' endpoints at T, with the kernel distance between their
     endpoints' eNTKs (``kernel_distance``)."""
     T = a.cfg.steps
     row = compare_endpoints(a.cfg, a.state_dict(T), b.state_dict(T))
     k = [trajectory_kernels(r, [T], kind=kernel, n_probe=n_probe, bn=bn, progress=False)[T] for r in (a, b)]
-    row["kernel_distance"] = kernel_distance(*k)
-    return row
+    return dataclasses.replace(row, kernel_distance=kernel_distance(*k))
+
+
+def cached_comparison(store: storage.RunStore, path, compute) -> Comparison:
+    """``compute()`` (a `Comparison`) cached at ``path`` as plain data."""
+    return Comparison(**store.cached(path, lambda: compute().as_data()))
 
 
 def chaos_row(base: Trajectory, t0: int, p: Perturbation, kernel: str = "sum", n_probe: int = 200,
-              bn: str = "reestimate", progress: bool | None = None) -> dict:
+              bn: str = "reestimate", progress: bool | None = None) -> ChaosRow:
     """Branch ``base`` at ``t0`` with perturbation ``p``, train to T, compare with the base run's
     endpoint (`compare_runs`, cached in the branch's folder)."""
     br = run_branch(BranchConfig(base.cfg, t0, p), base.store, progress=progress)
-    row = dict(base.store.cached(br.path / _compare_key(kernel, bn, n_probe),
-                                 lambda: compare_runs(base, br, kernel, n_probe, bn)))
-    row.update(t0=t0, perturbation=perturbation_report(br))
-    return row
+    c = cached_comparison(base.store, br.path / _compare_key(kernel, bn, n_probe),
+                          lambda: compare_runs(base, br, kernel, n_probe, bn))
+    return ChaosRow(**c.as_data(), t0=t0, perturbation=perturbation_report(br))
 
 
 def _compare_key(kernel: str, bn: str, n_probe: int) -> str:

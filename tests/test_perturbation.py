@@ -3,7 +3,7 @@ import torch
 
 from conftest import tiny_config
 from lib import perturbation as P
-from lib import training
+from lib import storage, training
 
 
 def test_perturb_changes_what_it_reports():
@@ -108,3 +108,18 @@ def test_branches_in_worker_processes_are_bitwise_those_computed_here(base, tmp_
         assert not P.states_equal(a.state_dict(base.cfg.steps), base.state_dict(base.cfg.steps))
     assert [par[(base.cfg.seed, 20, p)]["barrier_test"] for p in ps] == [
         P.chaos_row(base, 20, p, "sum", 20, page.bn)["barrier_test"] for p in ps]
+
+
+def test_a_chaos_row_is_typed_and_stored_as_plain_data(base):
+    """chaos_row returns a frozen `ChaosRow` (documented fields, also readable by name); the run
+    store holds its comparison as plain data, and reading it back gives the same row."""
+    import dataclasses
+    p = P.Perturbation(size=1e-7, seed=0)
+    row = P.chaos_row(base, 20, p, "sum", 20, "reestimate")
+    assert isinstance(row, P.ChaosRow) and row.t0 == 20 and row["barrier_test"] == row.barrier_test
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        row.t0 = 0
+    stored = [f for f in base.store.root.rglob("compare_*.pt")]
+    assert stored and all(type(storage.load(f)) is dict for f in stored)
+    again = P.chaos_row(base, 20, p, "sum", 20, "reestimate")
+    assert again == row and row.kernel_distance is not None
