@@ -72,8 +72,8 @@ print(json.dumps({"raw": a.setting.raw.name, "centered": a.setting.centered.name
 
 @pytest.mark.slow
 def test_cone_verdict_same_under_two_cpu_capabilities(tmp_path):
-    """The smoke-scale cone verdict in two processes whose arithmetic differs on purpose
-    (ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA one step below the native one)."""
+    """The smoke-scale cone verdict (centered S, which decides) in two processes whose arithmetic
+    differs on purpose (ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA one step below the native one)."""
     native = torch.backends.cpu.get_cpu_capability()
     lower = {"AVX512": ("avx2", "AVX2"), "AVX2": ("default", "SSE41")}.get(native)
     if lower is None:
@@ -86,4 +86,7 @@ def test_cone_verdict_same_under_two_cpu_capabilities(tmp_path):
         out[name] = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["native"]["capability"] != out["lower"]["capability"]
     assert out["native"]["params"] != out["lower"]["params"], "the arithmetic variant did not change the bits"
-    assert (out["native"]["raw"], out["native"]["centered"]) == (out["lower"]["raw"], out["lower"]["centered"])
+    # the deciding reading (centered S) must not depend on the processor; the raw one is shown beside it and
+    # is known to flip near its thresholds (with a constant learning rate over T the smoke run's raw reading
+    # gave no-transition under AVX-512 and drifting under AVX2)
+    assert out["native"]["centered"] == out["lower"]["centered"], out

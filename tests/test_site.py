@@ -70,6 +70,7 @@ return {
   images: imgs.length,
   broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src')),
   tables: document.querySelectorAll('table').length,
+  figureNumbers: Array.from(document.querySelectorAll('.caption-number')).filter(e => e.offsetParent !== null).length,
 };
 """
 

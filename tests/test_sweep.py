@@ -16,14 +16,14 @@ pytest.importorskip("submitit")
 from lib import experiments, storage, sweep, training  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-PARAMS = dict(preset="smoke", steps=50)
+PARAMS = dict(preset="smoke", steps=80)  # 8 checkpoint pairs: enough for the cone verdict the linear page also reads
 SWITCH = [0, 20, 50]  # checkpoints of the smoke preset (every 10 iterations)
 
 
 @pytest.mark.slow
 def test_cli_sweep_then_page_reads_the_results(tmp_path, monkeypatch):
     store = tmp_path / "store"
-    proc = subprocess.run([sys.executable, "-m", "lib", "sweep", "linear", "--preset", "smoke", "--steps", "50",
+    proc = subprocess.run([sys.executable, "-m", "lib", "sweep", "linear", "--preset", "smoke", "--steps", "80",
                            "--switch", *map(str, SWITCH), "--store", str(store)],
                           cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, TWOPHASE_PROGRESS="0"))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -38,9 +38,9 @@ def test_cli_sweep_then_page_reads_the_results(tmp_path, monkeypatch):
     monkeypatch.setenv("TWOPHASE_STORE", str(tmp_path / "direct"))
     direct = experiments.linear_sweep(experiments.setup(**PARAMS), SWITCH)
     for t in SWITCH:
-        a, b = swept["runs"][t].state_dict(50), direct["runs"][t].state_dict(50)
+        a, b = swept.runs[t].state_dict(80), direct.runs[t].state_dict(80)
         assert all(torch.equal(a[k], b[k]) for k in a), t
-    assert swept["final"] == direct["final"]
+    assert swept.final == direct.final and swept.advantage == direct.advantage
 
 
 @pytest.mark.slow
