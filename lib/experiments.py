@@ -1093,7 +1093,7 @@ def compare_sentence(own: SettingClaims, other: SettingClaims) -> str:
     return f"{part(own)}; {part(other)}."
 
 
-def where_claims_hold(page: PageSetup, progress: bool | None = None) -> list[SettingClaims]:
+def where_claims_hold(page: PageSetup) -> list[SettingClaims]:
     """The appendix's rows: `setting_claims` for every setting of `grid_settings` (computed, or
     read from the run store; a setting neither computed nor stored, or whose data is not installed,
     says so in ``source``). Chaos is computed for the page's own setting, and in ``full`` for the

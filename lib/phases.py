@@ -518,10 +518,6 @@ class LinearAdvantage:
     gain: Estimate | None
     resolution: float | None
 
-    def points(self, x: float) -> str:
-        """``x`` (an accuracy difference) in percentage points."""
-        return f"{100 * x:.1f}"
-
 
 def _over_seeds(values) -> Estimate:
     v = np.asarray(values, dtype=float)

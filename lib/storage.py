@@ -361,8 +361,8 @@ class RunStore:
                 pass
 
     def existing_dir(self, kind: str, cfg) -> Path | None:
-        """The folder of the run ``cfg`` if it exists and holds this full configuration, else None
-        (nothing is created or renamed)."""
+        """The folder of the run ``cfg`` if it exists and holds this configuration, else None. Nothing
+        is created; a run under its legacy name is moved to its name first (`_migrate`)."""
         path = self.root / f"{kind}_{config_hash(cfg)}"
         self._migrate(kind, cfg, path)
         stored = _reads(path)
