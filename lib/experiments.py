@@ -32,7 +32,8 @@ from . import perturbation as P
 from . import phases, storage
 from .checks import check_choice, check_int
 from .data import DATASETS, DataUnavailable, load_dataset
-from .kernels import BN_CHOICES, check_kind, kernel_distance, kernel_done, noise_floor, trajectory_kernels
+from .kernels import (BN_CHOICES, check_kind, kernel_distance, kernel_done, noise_floor, noise_value,
+                      trajectory_kernels)
 from .linearization import switch_config, switch_run
 from .models import MODELS
 from .runtime import arithmetic_text, run_parallel
@@ -629,10 +630,6 @@ class RunRegime:
         return self.centered if centered else self.raw
 
 
-def _noise_value(noise: dict) -> float:
-    return max((max(v) for v in noise.values() if v), default=0.0)
-
-
 def judge_run(page: PageSetup, traj, label: str, dts, taus=None, kernels: dict | None = None,
               noise_run=None) -> RunRegime:
     """The regime of one stored run (raw and centered S) in the page's window, with the noise floor
@@ -643,7 +640,7 @@ def judge_run(page: PageSetup, traj, label: str, dts, taus=None, kernels: dict |
     late = [t for t in noise_run.iterations if t <= end][-1 - 2 * (NOISE_CHECKPOINTS - 1)::2][:NOISE_CHECKPOINTS]
     kw = dict(kind=page.kernel, n_probe=page.n_probe, bn=page.bn)
     noise = {c: noise_floor(noise_run, late, centered=c, **kw) for c in (False, True)}
-    regimes = {c: phases.regime(k, dts, window_end=end, noise=_noise_value(noise[c]), centered=c, taus=taus)
+    regimes = {c: phases.regime(k, dts, window_end=end, noise=noise_value(noise[c]), centered=c, taus=taus)
                for c in (False, True)}
     return RunRegime(label, k, noise[False], regimes[False], regimes[True])
 

@@ -448,6 +448,11 @@ def pairwise_distances(kernels: list[torch.Tensor], centered: bool = False) -> t
 
 BN_BATCH_SEED = 10_000  # the batch order of the fixed BatchNorm re-estimation batches (not a training seed)
 NOISE_BN_SEED = 20_000  # another set of re-estimation batches, for the noise floor
+# The noise sources that can differ between the two kernels of an adjacent pair, and so set the floor
+# against which adjacent distances are judged. The BN re-estimation batches are the same fixed set at
+# every checkpoint: a kernel that did not move gives S = 0 with them whichever set it is, so "bn batches"
+# (how much the kernel depends on that choice) is measured and reported, not counted in the floor.
+FLOOR_SOURCES = ("arithmetic",)
 
 
 def bn_batches(data, n_batches: int = 8, batch_size: int = 128, seed: int = BN_BATCH_SEED):
@@ -518,7 +523,8 @@ def noise_floor(traj, iterations, kind: str = "sum", n_probe: int = 200, bn: str
     ``jacobian``: other operations, other rounding), where the model allows both; ``"bn batches"``,
     BatchNorm statistics re-estimated on another set of training batches (``bn="reestimate"`` and a
     network with BatchNorm). The probe inputs are the kernel's definition, not noise: a kernel on
-    other inputs is another matrix. Returns {source: [S per iteration]}.
+    other inputs is another matrix. Returns {source: [S per iteration]}; the floor for adjacent
+    distances is the largest value of the sources in ``FLOOR_SOURCES`` (`noise_value`).
     """
     kernels = trajectory_kernels(traj, iterations, kind=kind, n_probe=n_probe, bn=bn, probe_seed=probe_seed,
                                  progress=False)
@@ -542,6 +548,12 @@ def noise_floor(traj, iterations, kind: str = "sum", n_probe: int = 200, bn: str
                 folder / f"{source.replace(' ', '_')}_{it:07d}.pt",
                 lambda it=it, kw=kw, b=b: _kernel_at(traj, it, x, kind, b, **kw)), centered) for it in iterations]
     return out
+
+
+def noise_value(noise: dict[str, list[float]]) -> float:
+    """The noise floor for adjacent distances: the largest S over the ``FLOOR_SOURCES`` of a
+    `noise_floor` result (0.0 where none was measured)."""
+    return max((max(v) for k, v in noise.items() if k in FLOOR_SOURCES and v), default=0.0)
 
 
 def adjacent_distances(kernels: dict[int, torch.Tensor], dt: int, centered: bool = False):

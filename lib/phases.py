@@ -16,8 +16,9 @@ is not an exact profile):
   (``n log(RSS(b)/RSS_min) <= 3.84``). ``drop`` is the early peak over the fitted floor.
 - **noise ratio**: the late floor of the largest dt (median of the last third of the window)
   over the *measured* noise floor of the instrument (`lib.kernels.noise_floor`: S between
-  kernels of one checkpoint that differ only in what the measurement chose). A kernel frozen
-  after the transition has adjacent distances at the noise.
+  kernels of one checkpoint that differ only in what the measurement chose, for the choices that
+  can differ between the two kernels of an adjacent pair, `lib.kernels.FLOOR_SOURCES`). A kernel
+  frozen after the transition has adjacent distances at the noise.
 - **floor slope**: the slope of log(late floor) against log(dt). For small angles S ≈ angle²/2,
   so a kernel drifting at constant speed gives slope 2, a random walk slope 1, and a kernel
   jittering inside a fixed cone slope 0 ("upper-bounded by the same value for every dt").
@@ -30,8 +31,10 @@ is not an exact profile):
 
 Decision (the thresholds are the named constants below; the pages glue them):
 
-1. ``lazy`` if the noise ratio's interval lies at or below ``NOISE_RATIO``; ``inconclusive`` if
-   it straddles it.
+1. ``lazy`` if the noise ratio's interval lies at or below ``NOISE_RATIO`` and the pooled
+   reference growth's does not lie above ``REF_GROWTH_MAX`` (a frozen kernel's reference curves
+   are flat; adjacent distances at the noise with rising reference curves are ``inconclusive``,
+   as is a noise ratio whose interval straddles ``NOISE_RATIO``).
 2. ``drifting`` if the floor slope's interval lies above ``FLOOR_SLOPE_MAX`` or the pooled
    reference growth's above ``REF_GROWTH_MAX``.
 3. ``no-transition`` if there is no change point (``dbic < CHANGE_POINT_BIC`` or ``drop <
@@ -250,6 +253,10 @@ def regime(kernels: dict, dts, window_end: int | None = None, noise: float = 0.0
 
 def _decide(has_transition, dbic, drop, noise_ratio, floor_slope, pooled) -> tuple[str, str]:
     if noise_ratio.hi <= NOISE_RATIO:
+        if pooled is not None and pooled.above(REF_GROWTH_MAX):  # a frozen kernel's reference curves are flat
+            return "inconclusive", (f"late adjacent distances are within {NOISE_RATIO:g}x the noise floor (ratio "
+                                    f"{noise_ratio.fmt(1)}), but the reference curves keep rising (growth exponent "
+                                    f"{pooled.fmt()} > {REF_GROWTH_MAX:g}): the kernel moves below the noise floor")
         return "lazy", (f"late adjacent distances are within {NOISE_RATIO:g}x the noise floor "
                         f"(ratio {noise_ratio.fmt(1)})")
     if noise_ratio.lo <= NOISE_RATIO:

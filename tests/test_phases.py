@@ -125,6 +125,25 @@ def test_lazy_needs_the_noise_floor():
     assert phases.regime(k, DTS, noise=0.0).name != "lazy"
 
 
+def test_a_kernel_moving_below_the_noise_floor_is_not_lazy():
+    """A floor set above a drifting kernel's adjacent distances makes them 'noise'; its reference
+    curves still rise, and a frozen kernel's would not: the answer is inconclusive, not lazy."""
+    k = series("drift")
+    moving = phases.regime(k, DTS)
+    assert moving.name == "drifting" and moving.ref_growth_pooled.above(phases.REF_GROWTH_MAX)
+    big = 10 * max(moving.floor[dt].hi for dt in DTS)
+    r = phases.regime(k, DTS, noise=big)
+    assert r.noise_ratio.hi <= phases.NOISE_RATIO
+    assert r.name == "inconclusive" and "reference curves keep rising" in r.reason, r.reason
+
+
+def test_only_sources_that_differ_within_a_pair_set_the_floor():
+    from lib.kernels import FLOOR_SOURCES, noise_value
+    assert FLOOR_SOURCES == ("arithmetic",)
+    assert noise_value({"arithmetic": [1e-9, 3e-9], "bn batches": [2e-3]}) == 3e-9
+    assert noise_value({"bn batches": [2e-3]}) == 0.0 and noise_value({}) == 0.0
+
+
 @pytest.mark.parametrize("kind", ["cone", "drift", "power-law"])
 def test_regime_is_invariant_to_scaling(kind):
     k = series(kind)
