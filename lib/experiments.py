@@ -291,6 +291,12 @@ def seeds(page: PageSetup) -> list[int]:
     return list(range(page.cfg.seed, page.cfg.seed + n))
 
 
+def chaos_train_seeds(page: PageSetup) -> tuple[int, ...]:
+    """The training seeds whose runs the chaos page perturbs: every seed of `seeds` in the ``full``
+    and ``paper`` presets, else the page's seed only."""
+    return tuple(seeds(page)) if page.preset in ("full", "paper") else (page.cfg.seed,)
+
+
 def variant(page: PageSetup, name: str) -> PageSetup:
     """The page's setting changed as the counterexample ``name`` says (see COUNTEREXAMPLES)."""
     check_choice("counterexample", name, COUNTEREXAMPLES)
@@ -373,7 +379,7 @@ def chaos_sweep(page: PageSetup, t0s=None, size: float = 1e-7, mode: str = "entr
     n = PRESETS[page.preset]["draws"] if draws is None else draws
     check_int("draws", n, 1, optional=True)
     ps = tuple(P.Perturbation(size=size, mode=mode, seed=perturbation_seed + k) for k in range(n))
-    train_seeds = tuple(seeds(page)) if page.preset in ("full", "paper") else (page.cfg.seed,)
+    train_seeds = chaos_train_seeds(page)
     cfgs = [dataclasses.replace(page.cfg, seed=s) for s in train_seeds]
     rows = chaos_rows(page, cfgs, t0s, ps, desc="perturbed branches")
     base = train(page.cfg)
@@ -854,6 +860,95 @@ def cone_agreement(page: PageSetup, sweep: ChaosSweep, cone: ConeAnalysis,
     spacing = min(b - a for a, b in zip(sweep.t0s, sweep.t0s[1:]))
     return phases.agreement(sweep.transition, [r.transition for r in regs], [r.transition_interval for r in regs],
                             resolution=min(spacing, page.cfg.ckpt_every))
+
+
+def chaos_texts(page: PageSetup, sweep: ChaosSweep, cone: "ConeAnalysis", agree: phases.Agreement) -> dict[str, str]:
+    """The chaos page's numbers and sentences, by the glue name the page uses: the grid, the null
+    control, the seed-pair reference, the barrier and disagreement at the first and last t0, the
+    transition and the claim's verdict, and the agreement with the cone transitions."""
+    cfg, tr, p0 = page.cfg, sweep.transition, sweep.perturbations[0]
+    dense_frac = PRESETS[page.preset]["dense"]
+    dense = [t for t in sweep.t0s if t <= max(dense_frac * cfg.steps, CHAOS_SPACING * cfg.ckpt_every)]
+    pair_b, pair_d = sweep.reference("barrier_test"), sweep.reference("disagreement")
+    dis = 100 * sweep.values("disagreement")
+    null = sweep.null
+    t_chaos = {"transition": f"at $t_0 =$ {tr.transition} (95% interval {tr.interval_text()}, "
+                             f"found in {tr.found:.0%} of the bootstrap resamples)",
+               "no chaos": "not defined: the median barrier at the first t0 is below the chaos level",
+               "no transition": "not found: the median barrier does not stay below the threshold on this grid"}[tr.name]
+    peak = int(np.argmax(tr.median))
+    vs_seeds = ""
+    if pair_b:
+        far = tr.median[peak] >= 0.1 * np.median(pair_b)
+        vs_seeds = (f"For scale: the largest median barrier on the grid, {tr.median[peak]:.3g} at t0 = "
+                    f"{sweep.t0s[peak]}, is {np.median(pair_b) / max(tr.median[peak], 1e-12):.0f} times smaller than "
+                    f"the barrier between two training seeds ({np.median(pair_b):.3g}): in this setting a perturbation "
+                    + ("can send the run as far as another seed would." if far
+                       else "never sends the run as far as another seed would."))
+
+    def seed_transition(r) -> str:
+        g = r.regime()
+        return "none" if g.transition is None else f"{g.transition} [{g.transition_interval[0]}, {g.transition_interval[1]}]"
+
+    return {
+        "ch_size": f"{p0.size:g}", "ch_T": cfg.steps, "ch_draws": len(sweep.perturbations),
+        "ch_train_seeds": "the base run" if len(sweep.train_seeds) == 1 else f"each of {len(sweep.train_seeds)} training seeds",
+        "ch_spacing": dense[1] - dense[0] if len(dense) > 1 else "(no dense part)",
+        "ch_dense": dense[-1], "ch_dense_frac": f"{dense_frac:.0%}", "full_dense": f"{PRESETS['full']['dense']:.0%}",
+        "ch_cost": f"{len(sweep.t0s) * len(sweep.perturbations)}", "ch_decay": decay_note(cfg),
+        "ch_setting": f"{page.setting}; perturbation {p0.mode} {p0.size:g}; {page.arithmetic(sweep.base)}",
+        "null_t0": null["t0"],
+        "null_identical": "bitwise identical" if null["identical"] else
+        f"NOT identical (largest difference {null['max_abs_diff']:.3g}): the sweep below measures nondeterminism",
+        "pairs": ", ".join(sweep.pair_labels) or "none (one seed)",
+        "pair_barrier": f"{min(pair_b):.3f} to {max(pair_b):.3f}" if pair_b else "n/a",
+        "pair_dis": f"{100 * min(pair_d):.1f}% to {100 * max(pair_d):.1f}%" if pair_d else "n/a",
+        "b_first": f"{tr.median[0]:.3f} [{tr.lo[0]:.3f}, {tr.hi[0]:.3f}]",
+        "b_last": f"{tr.median[-1]:.4f} [{tr.lo[-1]:.4f}, {tr.hi[-1]:.4f}]",
+        "t_first": sweep.t0s[0], "t_last": sweep.t0s[-1],
+        "dis_first": f"{np.median(dis[:, 0]):.1f}% [{dis[:, 0].min():.1f}, {dis[:, 0].max():.1f}]",
+        "dis_last": f"{np.median(dis[:, -1]):.1f}% [{dis[:, -1].min():.1f}, {dis[:, -1].max():.1f}]",
+        "chaos_fraction": f"{phases.CHAOS_FRACTION:g}", "chaos_min_barrier": f"{phases.CHAOS_MIN_BARRIER:g}",
+        "threshold": f"{tr.threshold:.4f}", "t_chaos": t_chaos, "vs_seeds": vs_seeds,
+        "chaos_late": phases.CHAOS_LATE, "chaos_drop": f"{phases.CHAOS_DROP:g}",
+        "chaos_no_drop": f"{phases.CHAOS_NO_DROP:g}", "drop": tr.drop.fmt(1), "chaos_verdict": chaos_claim(sweep),
+        "agree_verdict": agree.verdict, "agree_reason": agree.reason, "agree_span": f"{phases.AGREE_MAX_SPAN:g}",
+        "cone_per_seed": "; ".join(f"{r.label}: {seed_transition(r)}" for r in cone.setting.runs),
+    }
+
+
+def jump_texts(sweep: ChaosSweep, jumps: KernelJumps, outliers: list[dict]) -> dict[str, str]:
+    """The chaos page's sentences on outlier draws (`chaos_outliers`) and kernel jumps
+    (`kernel_jumps`), by glue name."""
+    tr, J = sweep.transition, jumps.jumps
+    worse = [o for o in outliers if o["loss_perturbed"] > o["loss_base"]]
+    spike = [j for j in J if j["loss_ratio"] >= JUMP_FACTOR]
+    after = [t0 for t0 in sweep.t0s if J and t0 < J[0]["t"]]
+    return {
+        "outlier_factor": f"{OUTLIER_FACTOR:g}", "jump_factor": f"{JUMP_FACTOR:g}", "jump_window": JUMP_WINDOW,
+        "top_inputs": f"{TOP_INPUTS:.0%}", "n_outliers": len(outliers),
+        "outlier_text": "No draw stands out." if not outliers else
+        (f"{len(worse)} of these {len(outliers)} outliers end with a higher test loss than the base run (the "
+         "perturbed run settled in a worse place, rather than in an equally good basin separated by a barrier). "
+         "The transition is estimated on the median over draws, so a single outlier moves it only when it is "
+         "the median."),
+        "jump_text": "The adjacent distance has no jump by this definition." if not J else
+        (f"It has {len(J)} jump(s), at t = " + ", ".join(str(j["t"]) for j in J) + ". "
+         f"{len(spike)} of them coincide with a training-loss spike (the window's loss at least {JUMP_FACTOR:g} "
+         "times its neighbours'); the kernel's norm changes by a factor "
+         + ", ".join(f"{j['norm_ratio']:.2f}" for j in J) + f" across them; and the top {TOP_INPUTS:.0%} of the "
+         "probe inputs carry " + ", ".join(f"{100 * j['top_share']:.0f}%" for j in J)
+         + f" of the change ‖ΔH‖² (typically {100 * jumps.top_share_typical:.0f}% between adjacent checkpoints)."),
+        "jump_branches": "" if not after else
+        (f"The branches from t0 = {after[0]} to {after[-1]} start before the first jump and train through it with "
+         f"their own parameters: the median barrier goes from {tr.median[0]:.3g} at t0 = {sweep.t0s[0]} to "
+         f"{min(tr.median):.3g} at t0 = {sweep.t0s[int(np.argmin(tr.median))]} and {tr.median[-1]:.3g} at the "
+         f"last t0, {sweep.t0s[-1]}."),
+        "jump_effect": "" if not J else
+        (f"Judged again without the kernels after the jumps, the run's regime is {jumps.without.name} (with them: "
+         f"{jumps.with_.name}); the change point is {jumps.without.transition} (with them: "
+         f"{jumps.with_.transition})."),
+    }
 
 
 def phase_one_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:

@@ -28,7 +28,7 @@ from torch.func import functional_call, jvp
 from . import storage
 from .data import load_dataset
 from .kernels import bn_batches
-from .models import build_model, has_batchnorm, reestimate_bn
+from .models import MODELS, build_model, has_batchnorm, reestimate_bn
 from .runtime import deterministic
 from .training import CONTINUATION_EVERY, Continuation, TrainConfig, continue_run, train
 
@@ -101,8 +101,7 @@ def switch_config(base: TrainConfig, t: int, bn: str = "reestimate", ckpt_every:
     """The `SwitchConfig` whose linearized model uses the BatchNorm statistics ``bn`` of the
     kernel measured (normalized to ``"running"`` for a network without BatchNorm, so that one run
     has one identity)."""
-    data = load_dataset(base.dataset)
-    if not has_batchnorm(build_model(base.arch, data.shape, data.num_classes, base.width, base.seed)):
+    if not MODELS[base.arch].batchnorm:
         bn = "running"
     return SwitchConfig(base, t, ckpt_every, bn)
 

@@ -129,7 +129,8 @@ class Arch:
     captions; cpu: `lib.training.TrainConfig` fields below the ``paper`` preset (2 CPU cores;
     narrower than the papers' where they say a width); paper: the papers' fields (their
     training recipe, open_lth's); cheap: one run fits a page's budget several times over on 2
-    cores, so pages run it with the preset's seeds and its controls below the ``full`` preset.
+    cores, so pages run it with the preset's seeds and its controls below the ``full`` preset;
+    batchnorm: the network has BatchNorm layers (whose statistics the kernels re-estimate).
     """
 
     builder: type
@@ -138,6 +139,7 @@ class Arch:
     cpu: dict = field(default_factory=dict)
     paper: dict = field(default_factory=dict)
     cheap: bool = True
+    batchnorm: bool = False
 
 
 # MNIST's recipe (open_lth, which the papers follow): SGD lr 0.1, no momentum. CIFAR-10's: momentum 0.9.
@@ -145,9 +147,9 @@ MODELS = {
     "lenet5": Arch(LeNet5, 1, "LeNet-5"),
     "lenet_300_100": Arch(MLP, 1, "LeNet 300-100"),
     "resnet20": Arch(ResNet20, 16, "ResNet-20", cpu=dict(width=8, momentum=0.9), paper=dict(width=16, momentum=0.9),
-                     cheap=False),
+                     cheap=False, batchnorm=True),
     "vgg16": Arch(VGG16, 64, "VGG-16", cpu=dict(width=8, momentum=0.9), paper=dict(width=64, momentum=0.9),
-                  cheap=False),
+                  cheap=False, batchnorm=True),
 }
 
 

@@ -3,6 +3,7 @@
     python -m lib sweep chaos --preset smoke                      # local executor
     python -m lib sweep chaos --preset paper --executor slurm --partition gpu --gpus 1 --time 600
     python -m lib sweep chaos --preset paper --status             # done / running / failed, with logs
+    python -m lib sweep chaos --preset paper --dry-run            # the jobs, phase by phase; submits nothing
 
 A page's work is split into jobs that each compute and store one piece in the run store
 (``--store``, default ``$TWOPHASE_STORE`` or ``runs/``): first the base trajectory (or one
@@ -53,9 +54,10 @@ class Job:
 
     @property
     def name(self) -> str:
-        draw = dict(self.extra).get("draw")
+        extra = dict(self.extra)
+        draw, seed = extra.get("draw"), extra.get("train_seed")
         return (f"{self.page}-{self.step}" + ("" if self.value is None else f"-{self.value}")
-                + ("" if draw is None else f"-draw{draw}"))
+                + ("" if seed is None else f"-seed{seed}") + ("" if draw is None else f"-draw{draw}"))
 
     @property
     def key(self) -> str:
@@ -83,8 +85,16 @@ def expand(page_name: str, params: dict, extra: dict | None = None) -> list[list
         t0s = experiments.chaos_grid(page, extra.pop("t0s", None))
         draws = experiments.PRESETS[page.preset]["draws"]
         e = tuple(sorted(extra.items()))
-        return [[Job("chaos", "base", t0s[0], p, e)],
-                [Job("chaos", "t0", t, p, tuple(sorted({**extra, "draw": d}.items()))) for d in range(draws) for t in t0s]]
+        own = page.cfg.seed  # the page's own seed keeps job names without a seed (markers stay valid)
+
+        def t0_extra(s, d):
+            return tuple(sorted({**extra, "draw": d, **({} if s == own else {"train_seed": s})}.items()))
+        # phase 1: the base run with its null control, and every other seed the page trains (perturbed
+        # in the full and paper presets, and the seed-pair reference in any preset with several seeds)
+        return [[Job("chaos", "base", t0s[0], p, e)]
+                + [Job("chaos", "seed", s, p, e) for s in experiments.seeds(page) if s != own],
+                [Job("chaos", "t0", t, p, t0_extra(s, d)) for s in experiments.chaos_train_seeds(page)
+                 for d in range(draws) for t in t0s]]
     switch = experiments.switch_grid(page, extra.pop("switch", None))
     return [[Job("linear", "base", None, p)], [Job("linear", "switch", t, p) for t in switch]]
 
@@ -99,7 +109,7 @@ def run_job(job: Job, store_root: str) -> str:
     from .training import train
     page = experiments.setup(**dict(job.params))
     extra = dict(job.extra)
-    if job.step in ("seed", "variant"):
+    if job.step in ("seed", "variant") and job.page != "chaos":
         target = experiments.variant(page, extra.get("counterexample", experiments.DRIFT_CONTROL)) if job.step == "variant" else page
         traj = train(dataclasses.replace(target.cfg, seed=job.value))
         trajectory_kernels(traj, kind=page.kernel, n_probe=page.n_probe, bn=page.bn)
@@ -107,9 +117,11 @@ def run_job(job: Job, store_root: str) -> str:
         from . import perturbation as P
         p = P.Perturbation(size=extra.get("size", 1e-7), mode=extra.get("mode", "entry"),
                            seed=extra.get("perturbation_seed", 0) + extra.get("draw", 0))
-        base = train(page.cfg)
+        base = train(dataclasses.replace(page.cfg, seed=extra.get("train_seed", page.cfg.seed)))
         if job.step == "base":
             P.null_control(base, job.value)
+        elif job.step == "seed":
+            train(dataclasses.replace(page.cfg, seed=job.value))
         else:
             P.chaos_row(base, job.value, p, page.kernel, page.n_probe, page.bn)
     elif job.step == "base":
@@ -313,6 +325,18 @@ def format_status(st: dict) -> str:
     return "\n".join(lines)
 
 
+def format_plan(page: str, params: dict, extra: dict | None = None, store: str | None = None) -> str:
+    """The jobs a sweep would submit, phase by phase, each marked done (already stored: skipped)
+    or to submit. Builds the job list only: nothing is trained, submitted or written."""
+    root = storage.RunStore(store).root
+    lines = []
+    for i, phase in enumerate(expand(page, params, extra), 1):
+        todo = [j for j in phase if not is_done(root, j)]
+        lines.append(f"phase {i}: {len(phase)} job(s), {len(todo)} to submit")
+        lines += [f"  {j.name}  {'to submit' if j in todo else 'done'}" for j in phase]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lib sweep", description=__doc__.splitlines()[0])
     ap.add_argument("page", choices=PAGES)
@@ -330,6 +354,7 @@ def main(argv=None) -> int:
     ap.add_argument("--gpus", type=int, default=0)
     ap.add_argument("--time", type=int, default=240, help="minutes per job")
     ap.add_argument("--status", action="store_true", help="only report the jobs' states")
+    ap.add_argument("--dry-run", action="store_true", help="only list the jobs, phase by phase; submit nothing")
     a = ap.parse_args(argv)
     params = {f.name: getattr(a, f.name) for f in dataclasses.fields(PageParams) if getattr(a, f.name) is not None}
     if "width" in params and float(params["width"]).is_integer():
@@ -339,6 +364,9 @@ def main(argv=None) -> int:
     try:
         if a.status:
             print(format_status(status(a.page, params, extra, a.store)))
+            return 0
+        if a.dry_run:
+            print(format_plan(a.page, params, extra, a.store))
             return 0
         report = run_sweep(a.page, params, extra, a.store, a.executor, a.partition, a.gpus, a.time)
     except (ValueError, ExecutorUnavailable) as err:

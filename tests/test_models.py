@@ -11,6 +11,7 @@ def test_builds_for_each_dataset_shape(arch, shape):
     m = models.build_model(arch, shape, 10, width=width)
     out = m(torch.randn(2, *shape))
     assert out.shape == (2, 10)
+    assert models.has_batchnorm(m) == models.MODELS[arch].batchnorm  # the registry's flag is the network's
 
 
 def test_init_depends_only_on_seed():

@@ -219,6 +219,15 @@ def test_paper_job_list_and_status_need_no_gpu(tmp_path, monkeypatch):
     assert [j.value for j in phases_[0]] == [0, 1, 2]
     rows = sweep.status("cone", params, {}, str(tmp_path / "store"))
     assert sweep.format_status(rows)
+    chaos = sweep.expand("chaos", params)  # every training seed the paper-scale page perturbs is a job
+    assert [j.name for j in chaos[0]] == ["chaos-base-0", "chaos-seed-1", "chaos-seed-2"]
+    assert {dict(j.extra).get("train_seed", 0) for j in chaos[1]} == {0, 1, 2}
+    assert len({j.name for j in chaos[1]}) == len(chaos[1])
+    plan = sweep.format_plan("cone", params, {}, str(tmp_path / "store"))
+    assert plan.splitlines()[0] == "phase 1: 3 job(s), 3 to submit" and plan.count("to submit") == 4
+    assert sweep.main(["cone", "--preset", "paper", "--dataset", "mnist5k", "--store", str(tmp_path / "store"),
+                       "--executor", "slurm", "--dry-run"]) == 0
+    assert not list((tmp_path / "store").rglob("*.done")) and not list((tmp_path / "store").rglob("jobs.json"))
     assert experiments.setup(preset="paper", for_jobs=True).cfg.device == "cuda"
     with pytest.raises(RuntimeError, match="needs a GPU"):
         sweep.run_job(phases_[0][0], str(tmp_path / "store"))
