@@ -96,3 +96,20 @@ def test_every_pages_parameters_cell_is_written_from_page_params():
         sweep.main(["cone", "--help"])
     for f in experiments.PageParams.__dataclass_fields__:
         assert f"--{f.replace('_', '-')}" in out.getvalue()
+
+
+@pytest.mark.parametrize("lazy,real,verdict", [
+    ("lazy", "drifting", "holds"),
+    ("lazy", "inconclusive", "inconclusive"), ("lazy", "no-transition", "inconclusive"),
+    ("lazy", "cone", "fails"), ("lazy", "lazy", "fails"),  # a moving kernel given a wrong decisive answer
+    ("inconclusive", "drifting", "fails"), ("cone", "drifting", "fails"),  # a frozen kernel not called lazy
+])
+def test_controls_check_fails_only_on_a_wrong_answer(lazy, real, verdict):
+    from types import SimpleNamespace
+
+    def run(name):
+        r = SimpleNamespace(name=name, reason="planted")
+        return SimpleNamespace(regime=lambda centered=True: r, raw=r)
+    controls = experiments.Controls(500, run(lazy), run(real), None)
+    assert experiments.controls_claim(controls) == verdict
+    assert experiments.controls_claim(None) == "inconclusive"
