@@ -62,7 +62,8 @@ def test_grid_puts_the_pages_setting_first_and_computes_what_the_preset_affords(
     grid = experiments.grid_settings(page)
     assert grid[0][0] == dict(arch="lenet5", width=None, momentum=page.cfg.momentum, dataset="mnist5k")
     assert grid[1][0]["momentum"] != page.cfg.momentum and grid[1][0]["arch"] == "lenet5"
-    assert [c for _, c in grid] == [True, True] + [False] * (len(grid) - 2)
+    assert [c for _, c in grid] == [True] + [False] * (len(grid) - 1)  # the default computes its own setting only
+    assert all(c for _, c in experiments.grid_settings(experiments.setup(preset="full")))
     assert len(grid) == len(experiments.SETTINGS_GRID)
     rn = experiments.grid_page(page, dict(arch="resnet20", width=4, momentum=0.0, dataset="fashion-mnist")).cfg
     assert (rn.arch, rn.width, rn.momentum, rn.dataset, rn.steps) == ("resnet20", 4, 0.0, "fashion-mnist", page.cfg.steps)
