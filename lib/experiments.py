@@ -32,8 +32,8 @@ from . import perturbation as P
 from . import phases, storage
 from .checks import check_choice, check_int
 from .data import DATASETS, DataUnavailable, load_dataset
-from .kernels import (BN_CHOICES, check_kind, kernel_distance, kernel_done, noise_floor, noise_value,
-                      trajectory_kernels)
+from .kernels import (BN_CHOICES, FLOOR_SOURCES, check_kind, kernel_distance, kernel_done, noise_floor,
+                      noise_value, trajectory_kernels)
 from .linearization import switch_config, switch_run
 from .models import MODELS
 from .runtime import arithmetic_text, run_parallel
@@ -649,6 +649,15 @@ def judge_run(page: PageSetup, traj, label: str, dts, taus=None, kernels: dict |
     regimes = {c: phases.regime(k, dts, window_end=end, noise=noise_value(noise[c]), centered=c, taus=taus)
                for c in (False, True)}
     return RunRegime(label, k, noise[False], regimes[False], regimes[True])
+
+
+def noise_sentence(run: RunRegime) -> str:
+    """The noise sources measured for one run (raw S, the largest over the noise checkpoints), and
+    which of them set the floor (`lib.kernels.FLOOR_SOURCES`)."""
+    parts = [f"{k} {max(v):.1e}" + ("" if k in FLOOR_SOURCES else " (reported, not in the floor)")
+             for k, v in run.noise.items() if v]
+    return ("The noise sources measured at the late checkpoints give raw S of " + "; ".join(parts) + "."
+            if parts else "No noise source applies to this kernel (the floor is the resolution of S).")
 
 
 @dataclass(frozen=True)

@@ -114,3 +114,9 @@ def test_controls_check_fails_only_on_a_wrong_answer(lazy, real, verdict):
     controls = experiments.Controls(500, run(lazy), run(real), None)
     assert experiments.controls_claim(controls) == verdict
     assert experiments.controls_claim(None) == "inconclusive"
+
+
+def test_noise_sentence_says_which_sources_set_the_floor():
+    from types import SimpleNamespace
+    text = experiments.noise_sentence(SimpleNamespace(noise={"arithmetic": [1e-14, 2e-14], "bn batches": [1.6e-3]}))
+    assert "arithmetic 2.0e-14;" in text and "bn batches 1.6e-03 (reported, not in the floor)" in text
