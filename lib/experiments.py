@@ -42,10 +42,11 @@ from .training import TrainConfig, Trajectory, checkpoint_iterations, train
 PRESETS = {
     # chaos page: draws per t0, the t0 grid's dense part (a fraction of T: every 2 checkpoint spacings
     # up to it, doubling after) and the perturbation sizes compared. Each branch trains from t0 to T
-    # (about 20 s at t0 = 0 on 2 cores for the default): the default's 18 branches and 6 sizes are what
-    # its build budget holds; `full` resolves the chaos transition on a dense grid.
+    # (about 20 s at t0 = 0 on 2 cores for the default): the default's 18 branches and 3 sizes (below
+    # fp32's resolution of most weights, the papers' 1e-7, and a large one) are what its build budget
+    # holds; `full` resolves the chaos transition on a dense grid and the size response on 7 sizes.
     "smoke": dict(steps=200, n_probe=50, seeds=1, ckpt_every=10, draws=2, dense=0.1, sizes=(1e-7, 1e-3)),  # 10: enough checkpoints for the regime's fits
-    "default": dict(steps=2000, n_probe=200, seeds=3, draws=3, dense=0.05, sizes=(1e-9, 1e-7, 1e-5, 1e-3)),
+    "default": dict(steps=2000, n_probe=200, seeds=3, draws=3, dense=0.05, sizes=(1e-9, 1e-7, 1e-3)),
     "full": dict(steps=4000, n_probe=400, seeds=5, draws=5, dense=0.1, sizes=(1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)),
     "paper": dict(steps=10_000, n_probe=500, seeds=3, draws=5, dense=0.1, sizes=(1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)),
 }
@@ -266,14 +267,19 @@ def chaos_grid(page: PageSetup, t0s=None) -> list[int]:
     return check_grid("t0s", t0s, [t for t in its if t < cfg.steps])
 
 
+SWITCH_FIRST = 4  # checkpoint spacings to the first switch point after 0 (100 iterations by default): each
+# switch point is a linearized run from t to T, and the earliest cost the most (the default's cold build)
+
+
 def switch_grid(page: PageSetup, switch=None) -> list[int]:
     """The switch points t of θ_std→lin(T; t), inside the constant-learning-rate window (a switch
     after a decay would fold the decay into "the gain after the transition"), and T itself (the
-    standard run). None: 0, then 2 checkpoint spacings, doubling, up to the window's end, and T."""
+    standard run). None: 0, then ``SWITCH_FIRST`` checkpoint spacings, doubling, up to the window's
+    end, and T."""
     cfg = page.cfg
     end = window_end(cfg)
     if switch is None:
-        switch, t = [0], 2 * cfg.ckpt_every
+        switch, t = [0], SWITCH_FIRST * cfg.ckpt_every
         while t < end:
             switch.append(t)
             t *= 2
