@@ -351,7 +351,7 @@ class ChaosSweep:
     per draw (same size, seeds 0, 1, ...); train_seeds: the training seeds perturbed (one below
     the ``full`` preset); draws: one list of rows per (training seed, draw), each row the
     `perturbation.chaos_row` of one t0; labels: "seed s, draw d" per entry of ``draws``; null: the
-    unperturbed restart (`perturbation.null_control`); seed_pairs: `perturbation.compare_endpoints`
+    unperturbed restart (`perturbation.NullControl`); seed_pairs: `perturbation.compare_endpoints`
     between the endpoints of two training seeds of the setting (the largest difference SGD
     makes here), with their labels; transition: the `phases.ChaosTransition` of the test barrier.
     """
@@ -362,7 +362,7 @@ class ChaosSweep:
     train_seeds: tuple
     draws: tuple
     labels: tuple
-    null: dict
+    null: P.NullControl
     seed_pairs: tuple
     pair_labels: tuple
     transition: phases.ChaosTransition
@@ -889,7 +889,7 @@ def chaos_claim(sweep: ChaosSweep) -> str:
     flipped between processors: 3 draws of a heavy-tailed barrier.)"""
     tr = sweep.transition
     # no chaos only if every draw says so: the median alone said "no chaos" with 1 thread and not with 2
-    if not sweep.null["identical"] or tr.hi[0] < phases.CHAOS_MIN_BARRIER:
+    if not sweep.null.identical or tr.hi[0] < phases.CHAOS_MIN_BARRIER:
         return "fails"
     if len(sweep.perturbations) < CHAOS_MIN_DRAWS:
         return "inconclusive"
@@ -943,9 +943,9 @@ def chaos_texts(page: PageSetup, sweep: ChaosSweep, cone: "ConeAnalysis", agree:
         "ch_dense": dense[-1], "ch_dense_frac": f"{dense_frac:.0%}", "full_dense": f"{PRESETS['full']['dense']:.0%}",
         "ch_cost": f"{len(sweep.t0s) * len(sweep.perturbations)}", "ch_decay": decay_note(cfg),
         "ch_setting": f"{page.setting}; perturbation {p0.mode} {p0.size:g}; {page.arithmetic(sweep.base)}",
-        "null_t0": null["t0"],
-        "null_identical": "bitwise identical" if null["identical"] else
-        f"NOT identical (largest difference {null['max_abs_diff']:.3g}): the sweep below measures nondeterminism",
+        "null_t0": null.t0,
+        "null_identical": "bitwise identical" if null.identical else
+        f"NOT identical (largest difference {null.max_abs_diff:.3g}): the sweep below measures nondeterminism",
         "pairs": ", ".join(sweep.pair_labels) or "none (one seed)",
         "pair_barrier": f"{min(pair_b):.3f} to {max(pair_b):.3f}" if pair_b else "n/a",
         "pair_dis": f"{100 * min(pair_d):.1f}% to {100 * max(pair_d):.1f}%" if pair_d else "n/a",
@@ -1048,7 +1048,7 @@ def claims(page: PageSetup) -> Claims:
                     f"{phases.CHAOS_NO_DROP:g}); "
                   + (f"transition t0 = {tr.transition} [{tr.interval_text()}]; " if tr.transition is not None else
                      f"{tr.name} on the grid; ") +
-                  f"null control {'bitwise identical' if chaos.null['identical'] else 'NOT identical'} (no S involved)")
+                  f"null control {'bitwise identical' if chaos.null.identical else 'NOT identical'} (no S involved)")
     adv, sw = linear.advantage, [t for t in linear.switch if t < page.cfg.steps]
     linear_text = (f"page's seed: test acc {100 * linear.acc(sw[0]):.1f}% (switch t = {sw[0]}) -> "
                    f"{100 * linear.acc(sw[-1]):.1f}% (t = {sw[-1]}), standard {100 * linear.reference['test_acc']:.1f}%; "

@@ -268,9 +268,20 @@ def branch_done(bcfg: BranchConfig, kernel: str = "sum", n_probe: int = 200, bn:
     return folder is not None and (folder / _compare_key(kernel, bn, n_probe)).exists()
 
 
-def null_control(base: Trajectory, t0: int, progress: bool | None = None) -> dict:
+@dataclass(frozen=True)
+class NullControl:
+    """An unperturbed restart at ``t0`` against the run it restarts: ``identical``, every parameter
+    and buffer bitwise equal at T (`states_equal`); ``max_abs_diff``, the largest difference of a
+    floating-point entry (0.0 when identical)."""
+
+    t0: int
+    identical: bool
+    max_abs_diff: float
+
+
+def null_control(base: Trajectory, t0: int, progress: bool | None = None) -> NullControl:
     """Restart the base run at ``t0`` without perturbation; report whether it ends bitwise equal."""
     br = run_branch(BranchConfig(base.cfg, t0, None), base.store, progress=progress)
     a, b = base.state_dict(base.cfg.steps), br.state_dict(base.cfg.steps)
     diff = max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].is_floating_point())
-    return dict(t0=t0, identical=states_equal(a, b), max_abs_diff=diff)
+    return NullControl(t0, states_equal(a, b), diff)

@@ -233,7 +233,7 @@ def chaos_band(sweep, key: str, ax=None, scale: float = 1, ylabel: str = "", log
         ax.axhline(float(np.median(ref)), color="grey", lw=1, ls="-.",
                    label=f"two training seeds ({len(ref)} pair{'s' if len(ref) > 1 else ''})")
     if not logy:
-        ax.axhline(0, color="k", lw=0.8, ls=":", label="null control (bitwise 0)" if sweep.null["identical"] else
+        ax.axhline(0, color="k", lw=0.8, ls=":", label="null control (bitwise 0)" if sweep.null.identical else
                    "null control: NOT 0")
     else:
         ax.set_yscale("log")

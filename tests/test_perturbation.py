@@ -56,7 +56,7 @@ def test_branch_perturbs_only_trainable_parameters(base):
 def test_null_twin_is_bitwise_identical(base):
     for t0 in (0, 20):
         r = P.null_control(base, t0)
-        assert r["identical"] and r["max_abs_diff"] == 0.0
+        assert r.identical and r.max_abs_diff == 0.0 and r.t0 == t0
 
 
 def test_barrier_and_disagreement_of_a_model_with_itself(base):
