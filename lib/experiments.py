@@ -237,9 +237,14 @@ def cone_grids(page: PageSetup, dts=None, taus=None) -> tuple[list[int], list[in
     cfg = page.cfg
     end = window_end(cfg)
     its = [t for t in checkpoint_iterations(cfg) if t <= end]
+    longest = end - (phases.MIN_PAIRS - 1) * cfg.ckpt_every  # the largest dt that leaves MIN_PAIRS pairs
+    if longest < cfg.ckpt_every:
+        raise ValueError(f"steps={cfg.steps} is too short for the cone analysis: its window [0, {end}] holds "
+                         f"{len(its)} checkpoints (one every {cfg.ckpt_every} iterations) and the fits need "
+                         f"{phases.MIN_PAIRS + 1}; choose steps >= {phases.MIN_PAIRS * cfg.ckpt_every}")
     if dts is None:
-        dts = [k * cfg.ckpt_every for k in (1, 2, 4, 8) if 3 * k * cfg.ckpt_every <= end] or [cfg.ckpt_every]
-    dts = check_grid("dts", dts, [t for t in range(cfg.ckpt_every, end + 1, cfg.ckpt_every)])
+        dts = [k * cfg.ckpt_every for k in (1, 2, 4, 8) if 3 * k * cfg.ckpt_every <= end and k * cfg.ckpt_every <= longest]
+    dts = check_grid("dts", dts, [t for t in range(cfg.ckpt_every, longest + 1, cfg.ckpt_every)])
     if taus is not None:
         taus = check_grid("taus", taus, its)
     return dts, taus

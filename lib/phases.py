@@ -63,6 +63,7 @@ REF_FRACTIONS = (0.0, 0.25, 0.5, 0.75)  # τ at these fractions of the Phase-II 
 # The centered S decides: the sum-of-logits kernel is dominated by its constant component, which
 # compresses raw distances and the statistics computed on them; the raw S (the papers') is judged beside it.
 DECIDING_CENTERED = True
+MIN_PAIRS = 6  # adjacent pairs each dt needs inside the window (the change point and the floors are fits)
 LEVEL = 0.95  # confidence level of every interval
 N_BOOT = 400  # bootstrap resamples
 PROFILE_CHI2 = 3.84  # 95% quantile of chi-square(1): the change point's profile-likelihood interval
@@ -192,8 +193,8 @@ def regime(kernels: dict, dts, window_end: int | None = None, noise: float = 0.0
         ts, s = adjacent_distances(kernels, dt, centered)
         ts, s = np.asarray(ts), np.asarray(s)
         keep = (ts >= start) & (ts + dt <= end)
-        if keep.sum() < 6:
-            raise ValueError(f"dt={dt} leaves fewer than 6 adjacent pairs in the window [{start}, {end}]")
+        if keep.sum() < MIN_PAIRS:
+            raise ValueError(f"dt={dt} leaves fewer than {MIN_PAIRS} adjacent pairs in the window [{start}, {end}]")
         adj[dt] = dict(zip(ts[keep].tolist(), s[keep].tolist()))
 
     # change point on the smallest dt

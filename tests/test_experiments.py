@@ -120,3 +120,11 @@ def test_noise_sentence_says_which_sources_set_the_floor():
     from types import SimpleNamespace
     text = experiments.noise_sentence(SimpleNamespace(noise={"arithmetic": [1e-14, 2e-14], "bn batches": [1.6e-3]}))
     assert "arithmetic 2.0e-14;" in text and "bn batches 1.6e-03 (reported, not in the floor)" in text
+
+
+def test_too_short_a_run_for_the_cone_fits_names_steps():
+    with pytest.raises(ValueError, match=r"steps=100 is too short .* choose steps >= 150"):
+        experiments.cone_grids(experiments.setup(preset="default", steps=100))
+    assert experiments.cone_grids(experiments.setup(preset="default", steps=150))[0] == [25]
+    with pytest.raises(ValueError, match=r"dts has values \[100\]"):  # would leave fewer than 6 pairs in [0, 200]
+        experiments.cone_grids(experiments.setup(preset="default", steps=200), dts=[25, 100])
