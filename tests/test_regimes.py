@@ -35,6 +35,14 @@ def test_noise_floor_sources(store):
     assert all(s > 1e-9 for s in noise["bn batches"])
     again = kernels.noise_floor(traj, [20, 40], n_probe=20)  # cached: identical
     assert again == noise
+    # The floor is the arithmetic source alone: with one fixed set of BN batches (any set), a kernel
+    # that did not move is measured twice at S = 0, so the batch set cannot differ within a pair.
+    assert kernels.noise_value(noise) == max(noise["arithmetic"]) < min(noise["bn batches"])
+    from lib.data import probe_indices
+    x = traj.data.x_train[probe_indices(traj.data, 20)]
+    other = kernels.bn_batches(traj.data, seed=kernels.NOISE_BN_SEED)
+    assert kernels.kernel_distance(kernels._kernel_at(traj, 40, x, "sum", other),
+                                   kernels._kernel_at(traj, 40, x, "sum", other)) == 0.0
     lenet = kernels.noise_floor(training.train(tiny_config(), store), [20], n_probe=20)
     assert set(lenet) == {"arithmetic"}  # no BatchNorm: nothing else to vary
 
