@@ -109,10 +109,8 @@ def run_job(job: Job, store_root: str) -> str:
     from .training import train
     page = experiments.setup(**dict(job.params))
     extra = dict(job.extra)
-    if job.step in ("seed", "variant") and job.page != "chaos":
-        target = experiments.variant(page, extra.get("counterexample", experiments.DRIFT_CONTROL)) if job.step == "variant" else page
-        traj = train(dataclasses.replace(target.cfg, seed=job.value))
-        trajectory_kernels(traj, kind=page.kernel, n_probe=page.n_probe, bn=page.bn)
+    if job.page == "chaos" and job.step == "seed":  # another training seed: trained only
+        train(dataclasses.replace(page.cfg, seed=job.value))
     elif job.page == "chaos":
         from . import perturbation as P
         p = P.Perturbation(size=extra.get("size", 1e-7), mode=extra.get("mode", "entry"),
@@ -120,10 +118,12 @@ def run_job(job: Job, store_root: str) -> str:
         base = train(dataclasses.replace(page.cfg, seed=extra.get("train_seed", page.cfg.seed)))
         if job.step == "base":
             P.null_control(base, job.value)
-        elif job.step == "seed":
-            train(dataclasses.replace(page.cfg, seed=job.value))
         else:
             P.chaos_row(base, job.value, p, page.kernel, page.n_probe, page.bn)
+    elif job.step in ("seed", "variant"):
+        target = experiments.variant(page, extra.get("counterexample", experiments.DRIFT_CONTROL)) if job.step == "variant" else page
+        traj = train(dataclasses.replace(target.cfg, seed=job.value))
+        trajectory_kernels(traj, kind=page.kernel, n_probe=page.n_probe, bn=page.bn)
     elif job.step == "base":
         train(page.cfg)
     else:

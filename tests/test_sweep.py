@@ -1,5 +1,6 @@
 """Sweeps through submitit's local executor: same stored results as the page, nothing
 resubmitted once finished, a killed job resumes from its checkpoint."""
+import dataclasses
 import os
 import signal
 import subprocess
@@ -231,3 +232,19 @@ def test_paper_job_list_and_status_need_no_gpu(tmp_path, monkeypatch):
     assert experiments.setup(preset="paper", for_jobs=True).cfg.device == "cuda"
     with pytest.raises(RuntimeError, match="needs a GPU"):
         sweep.run_job(phases_[0][0], str(tmp_path / "store"))
+
+
+def test_chaos_seed_job_trains_that_seed_only(tmp_path, monkeypatch):
+    """A chaos 'seed' job trains the other training seed and nothing else: the page's own run is
+    the 'base' job's, which runs beside it in the same phase."""
+    monkeypatch.delenv("TWOPHASE_STORE", raising=False)
+    params = tuple(sorted(dict(preset="smoke", steps=20).items()))
+    job = sweep.Job("chaos", "seed", 1, params, ())
+    sweep.run_job(job, str(tmp_path / "store"))
+    cfg = experiments.setup(preset="smoke", steps=20).cfg
+    with storage.stored_only():
+        store = storage.RunStore(str(tmp_path / "store"))
+        training.train(dataclasses.replace(cfg, seed=1), store)
+        with pytest.raises(storage.NotStored):
+            training.train(cfg, store)
+    assert sweep.is_done(tmp_path / "store", job)
