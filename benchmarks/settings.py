@@ -6,7 +6,7 @@
 
 Each setting is the default preset's (T = 2000, constant learning rate 0.1 over T as in the
 papers' window, batch 128, weight decay 1e-4, augmentation, eNTK 'sum' on 200 probe inputs)
-with one architecture, momentum and dataset of ``lib.experiments.SETTINGS_GRID``. For each it
+with one architecture, momentum and dataset of ``lib.pages.settings.SETTINGS_GRID``. For each it
 runs the functions the pages run (cone regime over the preset's seeds, the chaos sweep, the
 linear sweep) and prints every claim's verdict with the time it took. Chaos branches of
 ResNet-20 cost ~100-300 s each on 2 cores, so only ``--chaos-archs`` (LeNet-5 by default) get one;
@@ -16,7 +16,7 @@ import argparse
 import time
 
 import lib
-from lib import experiments
+from lib.pages import common, settings
 
 
 def main():
@@ -28,22 +28,22 @@ def main():
                          "is read from the run store where it is there")
     ap.add_argument("--report", action="store_true", help="only read what is stored (train nothing)")
     args = ap.parse_args()
-    base = experiments.setup(preset=args.preset)
+    base = common.setup(preset=args.preset)
     rows = []
-    for s in experiments.SETTINGS_GRID:
-        name = experiments.setting_name(s)
+    for s in settings.SETTINGS_GRID:
+        name = settings.setting_name(s)
         if args.only and args.only not in name:
             continue
         t = time.time()
-        page = experiments.grid_page(base, s)
+        page = settings.grid_page(base, s)
         chaos = s["arch"] in args.chaos_archs.split(",")
         try:
             if args.report:
-                row = experiments.setting_claims(page, stored_only=True)
+                row = settings.setting_claims(page, stored_only=True)
             else:
-                row = experiments.setting_claims(page, chaos=chaos)
+                row = settings.setting_claims(page, chaos=chaos)
                 if not chaos:
-                    row = experiments.where_claims_hold_row(page, row)
+                    row = settings.where_claims_hold_row(page, row)
         except lib.storage.NotStored as e:
             print(f"{name}: not stored ({e})", flush=True)
             continue
@@ -53,7 +53,7 @@ def main():
         print(f"{name}: {row.summary()}  [{time.time() - t:.0f} s]", flush=True)
         rows.append(row)
     if rows:
-        print("\n" + markdown(experiments.claims_table(rows)) + "\n\n" + markdown(experiments.measures_table(rows)))
+        print("\n" + markdown(settings.claims_table(rows)) + "\n\n" + markdown(settings.measures_table(rows)))
 
 
 def markdown(df) -> str:

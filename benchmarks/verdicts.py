@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from lib import experiments, runtime
+from lib import runtime
+from lib.pages import common, cone, intro, judging
 
 
 def table(rows: list[dict]) -> str:
@@ -32,24 +33,24 @@ def main() -> None:
     ap.add_argument("--archs", nargs="*", default=["resnet20", "vgg16"])
     ap.add_argument("--no-claims", action="store_true")
     a = ap.parse_args()
-    page = experiments.setup(preset="default", threads=a.threads)
+    page = common.setup(preset="default", threads=a.threads)
     print(f"arithmetic: {runtime.arithmetic_text(runtime.arithmetic(a.threads))}\n")
     t = time.time()
-    results = {"default": experiments.cone_analysis(page).setting}
-    for name in experiments.COUNTEREXAMPLES:
-        results[name] = experiments.judge_setting(experiments.variant(page, name), experiments.seeds(page), experiments.cone_grids(page)[0])
+    results = {"default": cone.cone_analysis(page).setting}
+    for name in common.COUNTEREXAMPLES:
+        results[name] = judging.judge_setting(common.variant(page, name), common.seeds(page), common.cone_grids(page)[0])
     for arch in a.archs:
-        p = experiments.setup(preset="default", arch=arch, threads=a.threads)
-        results[arch] = experiments.cone_analysis(p).setting
-    controls = experiments.cone_controls(page)
+        p = common.setup(preset="default", arch=arch, threads=a.threads)
+        results[arch] = cone.cone_analysis(p).setting
+    controls = cone.cone_controls(page)
     rows = [{"setting": n, "verdict (raw)": r.raw.sentence, "verdict (centered)": r.centered.sentence,
              "transitions (raw)": r.raw.transition_interval} for n, r in results.items()]
     print(table(rows), "\n")
-    runs = [dict(setting=n, **row) for n, r in results.items() for row in experiments.regime_rows(r.runs)]
-    runs += [dict(setting="control", **row) for row in experiments.regime_rows([controls.lazy, controls.real])]
+    runs = [dict(setting=n, **row) for n, r in results.items() for row in judging.regime_rows(r.runs)]
+    runs += [dict(setting="control", **row) for row in judging.regime_rows([controls.lazy, controls.real])]
     print(table(runs), "\n")
     if not a.no_claims:
-        claims = experiments.claims(page)
+        claims = intro.claims(page)
         print(table([{k: r[k] for k in ("claim", "holds here, raw S", "holds here, centered S")} for r in claims.rows]))
         tr = claims.chaos.transition
         print(f"\nchaos: t0s {tr.t0s}; median test barrier {[round(m, 4) for m in tr.median]}; range "

@@ -19,9 +19,10 @@ Two implementations (``implementation=``, as in neural-tangents):
 - ``jacobian``: torch.func's ``vmap(jacrev(f))`` per sample, then a contraction; any model.
 
 ``auto`` (the default) uses ``structured`` for several outputs (``trace``, ``full``) where
-the model allows it: measured 1.6-2.1x faster than vmap(jacrev) plus a contraction, and
-under 4 GiB at n = 1000 on ResNet-20 (``benchmarks/entk.py``); for one output the two
-were within 10%, and ``jacobian`` is used.
+the model allows it (on ``trace``: 1.6-2.1x faster than vmap(jacrev) plus a contraction
+over the models and probe sizes of ``benchmarks/entk.py``, its table in
+``benchmarks/README.md``; under 4 GiB at n = 1000 on ResNet-20) and ``jacobian`` for one
+output (``sum``, ``logit:k``), where the two were within 10% on ResNet-20.
 
 The model is evaluated in eval mode (BatchNorm is a per-sample function of its
 running statistics); `trajectory_kernels` can re-estimate those statistics
@@ -31,13 +32,14 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 from tqdm import tqdm
 
-from .checks import check_choice
+from .checks import check_choice, check_int
 from .data import batch_indices, probe_indices
 from .models import has_batchnorm, reestimate_bn
 from .runtime import deterministic, show_progress
@@ -337,9 +339,10 @@ def entk(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = None, kin
     """The empirical NTK of ``model`` between inputs ``x1`` and ``x2`` (``x2`` None: ``x1``).
 
     Computed in eval mode (the model's mode is restored). ``implementation``:
-    ``structured`` (the default where the model allows it, see `jacobian_blocks`)
-    contracts per-layer per-sample gradients one output at a time and never holds
-    the Jacobian; ``jacobian`` is torch.func's ``vmap(jacrev)`` then a contraction.
+    ``structured`` (see `jacobian_blocks`) contracts per-layer per-sample gradients one
+    output at a time and never holds the Jacobian; ``jacobian`` is torch.func's
+    ``vmap(jacrev)`` then a contraction; ``auto`` (the default) picks ``structured`` for
+    several outputs where the model allows it and ``jacobian`` for one (the module docstring).
     Inputs are processed in chunks of ``chunk_size``, chosen from ``memory_budget``
     (bytes) when None; kernel blocks are computed chunk pair by chunk pair (for
     ``x2`` None only the upper block triangle), so peak memory stays near the budget.
@@ -352,8 +355,7 @@ def entk(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = None, kin
             c = model(x1[:1]).shape[1]
         check_kind(kind, c)
         k = c if kind in ("trace", "full") else 1
-        # auto: structured for several outputs (measured 1.7-2.1x faster on ResNet-20, trace);
-        # for one output vmap(jacrev) was as fast or faster (benchmarks/entk.py)
+        # auto: structured for several outputs, jacobian for one (the module docstring)
         impl = _resolve(model, "jacobian" if implementation == "auto" and k == 1 else implementation)
         same = x2 is None
         x2 = x1 if same else x2
@@ -460,12 +462,37 @@ def bn_batches(data, n_batches: int = 8, batch_size: int = 128, seed: int = BN_B
     return [data.x_train[batch_indices(len(data.y_train), batch_size, seed, i)] for i in range(n_batches)]
 
 
+@dataclass(frozen=True)
+class KernelSpec:
+    """Which kernel a page computes along a run: the output ``kind`` (``KINDS``), the number of
+    probe inputs ``n_probe`` and the BatchNorm statistics ``bn`` (``BN_CHOICES``). ``key`` names
+    it in every cache path of the run store (kernels, endpoint comparisons, seed pairs)."""
+
+    kind: str = "sum"
+    n_probe: int = 200
+    bn: str = "reestimate"
+
+    def __post_init__(self):
+        check_kind(self.kind)
+        check_choice("bn", self.bn, BN_CHOICES)
+        check_int("n_probe", self.n_probe, 1)
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind.replace(':', '-')}_{self.bn}_n{self.n_probe}"
+
+    @property
+    def kwargs(self) -> dict:
+        """The keyword arguments of `trajectory_kernels` and `noise_floor`."""
+        return dict(kind=self.kind, n_probe=self.n_probe, bn=self.bn)
+
+
 def _kernel_folder(traj, kind, bn, n_probe, probe_seed):
     return traj.path / "kernels" / _kernel_name(kind, bn, n_probe, probe_seed)
 
 
 def _kernel_name(kind, bn, n_probe, probe_seed) -> str:
-    return f"{kind.replace(':', '-')}_{bn}_n{n_probe}_p{probe_seed}"
+    return f"{KernelSpec(kind, n_probe, bn).key}_p{probe_seed}"
 
 
 def kernel_done(cfg, iteration: int, kind: str = "sum", n_probe: int = 200, bn: str = "reestimate",

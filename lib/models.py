@@ -183,7 +183,8 @@ def reestimate_bn(model: nn.Module, batches) -> nn.Module:
     """Reset BatchNorm running statistics and re-estimate them as the exact mean over ``batches``.
 
     The model is left in eval mode. Stale running statistics at a high learning
-    rate make kernel spikes that look like missing phases (DESIGN.md section 4).
+    rate make kernel spikes that look like missing phases; `lib.kernels.trajectory_kernels` re-estimates
+    them before each kernel (``bn="reestimate"``).
     """
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:

@@ -24,7 +24,7 @@ from . import storage
 from .checks import check_choice
 from .data import load_dataset
 from .models import build_model, has_batchnorm, reestimate_bn
-from .kernels import bn_batches, kernel_distance, trajectory_kernels
+from .kernels import KernelSpec, bn_batches, kernel_distance, trajectory_kernels
 from .runtime import deterministic
 from .training import Continuation, TrainConfig, Trajectory, continue_run, evaluate, predict
 
@@ -231,13 +231,12 @@ def compare_endpoints(cfg: TrainConfig, a: dict, b: dict, n_points: int = 11, n_
 
 
 
-def compare_runs(a: Trajectory, b: Trajectory, kernel: str = "sum", n_probe: int = 200,
-                 bn: str = "reestimate") -> Comparison:
+def compare_runs(a: Trajectory, b: Trajectory, spec: KernelSpec = KernelSpec()) -> Comparison:
     """`compare_endpoints` of two runs' endpoints at T, with the kernel distance between their
-    endpoints' eNTKs (``kernel_distance``)."""
+    endpoints' eNTKs (``kernel_distance``; the kernel ``spec``)."""
     T = a.cfg.steps
     row = compare_endpoints(a.cfg, a.state_dict(T), b.state_dict(T))
-    k = [trajectory_kernels(r, [T], kind=kernel, n_probe=n_probe, bn=bn, progress=False)[T] for r in (a, b)]
+    k = [trajectory_kernels(r, [T], **spec.kwargs, progress=False)[T] for r in (a, b)]
     return dataclasses.replace(row, kernel_distance=kernel_distance(*k))
 
 
@@ -246,26 +245,20 @@ def cached_comparison(store: storage.RunStore, path, compute) -> Comparison:
     return Comparison(**store.cached(path, lambda: compute().as_data()))
 
 
-def chaos_row(base: Trajectory, t0: int, p: Perturbation, kernel: str = "sum", n_probe: int = 200,
-              bn: str = "reestimate", progress: bool | None = None) -> ChaosRow:
+def chaos_row(base: Trajectory, t0: int, p: Perturbation, spec: KernelSpec = KernelSpec(),
+              progress: bool | None = None) -> ChaosRow:
     """Branch ``base`` at ``t0`` with perturbation ``p``, train to T, compare with the base run's
     endpoint (`compare_runs`, cached in the branch's folder)."""
     br = run_branch(BranchConfig(base.cfg, t0, p), base.store, progress=progress)
-    c = cached_comparison(base.store, br.path / _compare_key(kernel, bn, n_probe),
-                          lambda: compare_runs(base, br, kernel, n_probe, bn))
+    c = cached_comparison(base.store, br.path / f"compare_{spec.key}.pt", lambda: compare_runs(base, br, spec))
     return ChaosRow(**c.as_data(), t0=t0, perturbation=perturbation_report(br))
 
 
-def _compare_key(kernel: str, bn: str, n_probe: int) -> str:
-    return f"compare_{kernel.replace(':', '-')}_{bn}_n{n_probe}.pt"
-
-
-def branch_done(bcfg: BranchConfig, kernel: str = "sum", n_probe: int = 200, bn: str = "reestimate",
-                store: storage.RunStore | None = None) -> bool:
+def branch_done(bcfg: BranchConfig, spec: KernelSpec = KernelSpec(), store: storage.RunStore | None = None) -> bool:
     """Whether `chaos_row` of this branch is stored (trained and compared): then it costs a load. A
     cheap check of the file's presence, as `kernels.kernel_done`; loading still verifies it."""
     folder = (store or storage.RunStore()).existing_dir("branch", bcfg)
-    return folder is not None and (folder / _compare_key(kernel, bn, n_probe)).exists()
+    return folder is not None and (folder / f"compare_{spec.key}.pt").exists()
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,19 @@
 """Figures used by the book's pages (matplotlib; each function draws on an Axes and returns it)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+
+from . import kernels as K
+from .kernels import adjacent_distances, kernel_distance, mds, reference_distances
+
+if TYPE_CHECKING:  # the typed results the page figures draw (lib.pages imports this module's callers, not it)
+    from .pages.chaos import ChaosSweep, KernelJumps
+    from .pages.judging import RunRegime
+    from .pages.linear import LinearSweep
 
 
 # Figures are read at the site's column width (about 750 px): at most 10 inches wide, with text
@@ -114,7 +124,6 @@ def series(curves: dict, ax=None, xlabel: str = "iteration t", ylabel: str = "",
 
 def kernel_snapshot(kernels: dict, t: int, labels=None, ax=None):
     """The eNTK at checkpoint ``t`` with its distance to H(0) in the title (static figure and widget)."""
-    from .kernels import kernel_distance
     t0 = min(kernels)
     ax = kernel_heatmap(kernels[t], labels, ax, title=f"H({t}),  S(H({t0}), H({t})) = {kernel_distance(kernels[t0], kernels[t]):.3f}")
     ax.title.set_fontsize(11)
@@ -130,7 +139,6 @@ def _window_lines(ax, window_end, milestones=()):
 
 def adjacent_curves(kernels: dict, dts, ax=None, centered: bool = False, milestones=(), window_end=None):
     """Fig 1(b): S(θ(t), θ(t+dt)) against t, one curve per dt (log scale)."""
-    from .kernels import adjacent_distances
     dts = sorted(dts)
     ax = series({f"dt = {dt}": adjacent_distances(kernels, dt, centered) for dt in dts}, ax,
                 ylabel=f"S(θ(t), θ(t+dt)){' centered' if centered else ''}", logy=True, colors=dt_colors(dts))
@@ -140,7 +148,6 @@ def adjacent_curves(kernels: dict, dts, ax=None, centered: bool = False, milesto
 
 def reference_curves(kernels: dict, taus, ax=None, centered: bool = False, milestones=(), window_end=None):
     """Fig 1(a): S(θ(t), θ(τ)) against t, one curve per reference τ (τ marked by a dot)."""
-    from .kernels import reference_distances
     end = max(kernels)
     ax = series({f"τ = {tau}": reference_distances(kernels, tau, centered) for tau in taus}, ax,
                 ylabel=f"S(θ(t), θ(τ)){' centered' if centered else ''}",
@@ -155,8 +162,7 @@ def cone_polar(kernels: dict, ax=None, centered: bool = False, until: int | None
     """Fig 1(c): H(t) at angle arccos(1 - S(H(0), H(t))) and radius ||H(t)||/||H(0)||;
     H(0) black, later iterations darker. ``until``: only the kernels up to that iteration in
     colour, the later ones light grey (the axes stay those of the whole run)."""
-    from .kernels import cone_polar as coords
-    ts, ang, rad = coords(kernels, centered)
+    ts, ang, rad = K.cone_polar(kernels, centered)
     ax = _ax(ax)
     x = np.asarray(rad) * np.cos(ang)
     y = np.asarray(rad) * np.sin(ang)
@@ -186,7 +192,6 @@ def cone_polar(kernels: dict, ax=None, centered: bool = False, until: int | None
 def mds_map(s, iterations, ax=None):
     """The kernels as points whose distances match the angles arccos(1 - S) (classical MDS);
     H(0) black, later iterations darker, consecutive checkpoints joined."""
-    from .kernels import mds
     xy = mds(torch.as_tensor(s)).numpy()
     ax = _ax(ax)
     ax.plot(xy[:, 0], xy[:, 1], "-", color="lightgrey", lw=0.6, zorder=0)
@@ -215,7 +220,7 @@ SPAN_COLOURS = {"chaos": "tab:orange", "cone": "tab:green"}
 LOG_FLOOR = 1e-6  # values below are drawn at this level on log axes (a barrier can be exactly 0)
 
 
-def chaos_band(sweep, key: str, ax=None, scale: float = 1, ylabel: str = "", logy: bool = False, spans=None):
+def chaos_band(sweep: ChaosSweep, key: str, ax=None, scale: float = 1, ylabel: str = "", logy: bool = False, spans=None):
     """One chaos metric against t0: median over the draws with the range as a band, the range
     between pairs of training seeds as a grey band (the largest difference SGD makes), the null
     control (0) where the axis is linear, and the chaos / cone transition intervals as shaded spans."""
@@ -247,7 +252,7 @@ def chaos_band(sweep, key: str, ax=None, scale: float = 1, ylabel: str = "", log
     return ax
 
 
-def chaos_metrics(sweep, axes=None, spans=None):
+def chaos_metrics(sweep: ChaosSweep, axes=None, spans=None):
     """The four chaos metrics (`CHAOS_PANELS`) on a 2 x 2 grid of `chaos_band` panels."""
     if axes is None:
         _, axes = plt.subplots(2, 2, figsize=(10, 7))
@@ -278,8 +283,8 @@ def size_response(sizes, curves: dict, ax=None, fp32_size: float | None = None, 
     return ax
 
 
-def jump_panels(jumps, axes=None, dt: int = 25, milestones=()):
-    """Training loss, kernel norm and adjacent S on one time axis, the jumps marked (`experiments.kernel_jumps`)."""
+def jump_panels(jumps: KernelJumps, axes=None, dt: int = 25, milestones=()):
+    """Training loss, kernel norm and adjacent S on one time axis, the jumps marked (`chaos.kernel_jumps`)."""
     if axes is None:
         _, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
     its = jumps.iterations
@@ -332,11 +337,10 @@ def seed_band(curves, ax=None, ylabel: str = "", logy: bool = False, label: str 
     return ax
 
 
-def regime_panel(run, dts, ax=None, centered: bool = False, window_end=None):
+def regime_panel(run: RunRegime, dts, ax=None, centered: bool = False, window_end=None):
     """One run's adjacent distances S(θ(t), θ(t+dt)) for the smallest and largest dt (log scale),
     its noise floor (dashed; the measured one, at least the resolution of S), its transition interval (band) and its regime in the title.
-    ``run``: a `lib.experiments.RunRegime`."""
-    from .kernels import adjacent_distances
+    ``run``: a `lib.pages.judging.RunRegime`."""
     r = run.regime(centered)
     ax = _ax(ax)
     shown = sorted({dts[0], dts[-1]})
@@ -356,11 +360,11 @@ def regime_panel(run, dts, ax=None, centered: bool = False, window_end=None):
     return ax
 
 
-def linear_panels(sweep, steps: int, axes=None):
+def linear_panels(sweep: LinearSweep, steps: int, axes=None):
     """The linear page's figure (the workshop paper's Fig 2): test accuracy (left) and test loss
     (right) at T of θ_std→lin(T; t) against the switch point t, the standard run (dashed) with the
     range of the seeds' standard accuracy (grey band, accuracy panel), and the page seed's kernel
-    transition (dotted). ``sweep``: a `lib.experiments.LinearSweep`."""
+    transition (dotted). ``sweep``: a `lib.pages.linear.LinearSweep`."""
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     adv, sw = sweep.advantage, sweep.switch
@@ -444,7 +448,6 @@ def _pick(values, n: int = MAX_FRAMES) -> list:
 def scrub_reference(kernels: dict, taus, end: int, centered: bool = True, start=None) -> Scrubber:
     """Fig 1(a) with the reference τ moved over the window's checkpoints (`reference_curves`, one τ
     a frame, a fixed y axis)."""
-    from .kernels import reference_distances
     taus = _pick(taus)
     top = max(max(reference_distances(kernels, tau, centered)[1]) for tau in taus) * 1.05
 
@@ -476,7 +479,7 @@ def scrub_cone(kernels: dict, iterations, centered: bool = True) -> Scrubber:
                     "ones grey (centered kernels).", start=len(ts) - 1, alt="Fig 1(c) up to t")
 
 
-def scrub_chaos(sweep, end: int, key: str = "barrier_test", split: str = "test") -> Scrubber:
+def scrub_chaos(sweep: ChaosSweep, end: int, key: str = "barrier_test", split: str = "test") -> Scrubber:
     """The chaos page with t0 moved: left, the loss along the linear path between the base and each
     perturbed endpoint at that t0 (every draw, `linear_paths`); right, the test barrier against t0
     (`chaos_band`) with t0 marked."""
@@ -503,7 +506,7 @@ def scrub_chaos(sweep, end: int, key: str = "barrier_test", split: str = "test")
                     alt="Chaos at one t0")
 
 
-def scrub_linear(sweep, base, steps: int) -> Scrubber:
+def scrub_linear(sweep: LinearSweep, base, steps: int) -> Scrubber:
     """The linear page with the switch point t moved: the training loss of the run switched to the
     linearized model at t beside standard training (one frame a switch point)."""
     sw = [t for t in sweep.switch if t < steps]

@@ -15,7 +15,10 @@ killed resumes from the last checkpoint in the store (submitit requeues it on Sl
 
 What the sweep reads back from the store is data: its markers (``sweeps/<page>/*.done``) and
 job index (``sweeps/<page>/jobs.json``) are JSON, and a log path in the index is a name inside
-the page's log folder, checked by `storage.inside` before it is opened.
+the page's log folder, checked by `storage.inside` before it is opened. Whether a job succeeded
+is its marker's word alone: submitit's result pickles are never loaded.
+
+Each page that a sweep computes offers its jobs (`lib.pages.SWEEPS`): this module knows no page.
 """
 from __future__ import annotations
 
@@ -33,7 +36,6 @@ from pathlib import Path
 
 from . import storage
 
-PAGES = ("cone", "chaos", "linear", "counterexample")
 EXECUTORS = ("local", "slurm", "debug")
 SLURM_COMMANDS = ("srun", "sbatch")
 
@@ -65,70 +67,30 @@ class Job:
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def expand(page_name: str, params: dict, extra: dict | None = None) -> list[list[Job]]:
-    """The page's jobs in phases: every job of a phase may start once the previous phase is done."""
-    from . import experiments
-    from .checks import check_choice
-    check_choice("page", page_name, PAGES)
-    extra = dict(extra or {})
-    page = experiments.setup(**params, for_jobs=True)  # checks every parameter before anything is submitted
-    p = tuple(sorted(params.items()))
-    e = tuple(sorted(extra.items()))
-    if page_name == "cone":
-        return [[Job("cone", "seed", s, p) for s in experiments.seeds(page)]]
-    if page_name == "counterexample":
-        name = extra.get("counterexample", experiments.DRIFT_CONTROL)
-        experiments.variant(page, name)
-        return [[Job("counterexample", "seed", s, p, e) for s in experiments.seeds(page)]
-                + [Job("counterexample", "variant", s, p, e) for s in experiments.seeds(page)]]
-    if page_name == "chaos":
-        t0s = experiments.chaos_grid(page, extra.pop("t0s", None))
-        draws = experiments.PRESETS[page.preset]["draws"]
-        e = tuple(sorted(extra.items()))
-        own = page.cfg.seed  # the page's own seed keeps job names without a seed (markers stay valid)
+def _pages() -> dict:
+    from .pages import SWEEPS
+    return SWEEPS
 
-        def t0_extra(s, d):
-            return tuple(sorted({**extra, "draw": d, **({} if s == own else {"train_seed": s})}.items()))
-        # phase 1: the base run with its null control, and every other seed the page trains (perturbed
-        # in the full and paper presets, and the seed-pair reference in any preset with several seeds)
-        return [[Job("chaos", "base", t0s[0], p, e)]
-                + [Job("chaos", "seed", s, p, e) for s in experiments.seeds(page) if s != own],
-                [Job("chaos", "t0", t, p, t0_extra(s, d)) for s in experiments.chaos_train_seeds(page)
-                 for d in range(draws) for t in t0s]]
-    switch = experiments.switch_grid(page, extra.pop("switch", None))
-    return [[Job("linear", "base", None, p)], [Job("linear", "switch", t, p) for t in switch]]
+
+def expand(page_name: str, params: dict, extra: dict | None = None) -> list[list[Job]]:
+    """The page's jobs in phases (its ``jobs``, `lib.pages.SWEEPS`): every job of a phase may start
+    once the previous phase is done."""
+    from .checks import check_choice
+    from .pages.common import setup
+    check_choice("page", page_name, _pages())
+    page = setup(**params, for_jobs=True)  # checks every parameter before anything is submitted
+    p = tuple(sorted(params.items()))
+    return [[Job(page_name, step, value, p, tuple(sorted(e.items()))) for step, value, e in phase]
+            for phase in _pages()[page_name].jobs(page, dict(extra or {}))]
 
 
 def run_job(job: Job, store_root: str) -> str:
-    """Compute one job into the store at ``store_root`` (resuming from its checkpoints), then
-    write its completion marker. Runs in the worker process."""
+    """Compute one job into the store at ``store_root`` (resuming from its checkpoints) by its page's
+    ``run_job``, then write its completion marker. Runs in the worker process."""
     os.environ["TWOPHASE_STORE"] = store_root
     os.environ.setdefault("TWOPHASE_PROGRESS", "0")
-    from . import experiments
-    from .kernels import trajectory_kernels
-    from .training import train
-    page = experiments.setup(**dict(job.params))
-    extra = dict(job.extra)
-    if job.page == "chaos" and job.step == "seed":  # another training seed: trained only
-        train(dataclasses.replace(page.cfg, seed=job.value))
-    elif job.page == "chaos":
-        from . import perturbation as P
-        p = P.Perturbation(size=extra.get("size", 1e-7), mode=extra.get("mode", "entry"),
-                           seed=extra.get("perturbation_seed", 0) + extra.get("draw", 0))
-        base = train(dataclasses.replace(page.cfg, seed=extra.get("train_seed", page.cfg.seed)))
-        if job.step == "base":
-            P.null_control(base, job.value)
-        else:
-            P.chaos_row(base, job.value, p, page.kernel, page.n_probe, page.bn)
-    elif job.step in ("seed", "variant"):
-        target = experiments.variant(page, extra.get("counterexample", experiments.DRIFT_CONTROL)) if job.step == "variant" else page
-        traj = train(dataclasses.replace(target.cfg, seed=job.value))
-        trajectory_kernels(traj, kind=page.kernel, n_probe=page.n_probe, bn=page.bn)
-    elif job.step == "base":
-        train(page.cfg)
-    else:
-        from .linearization import switch_config, switch_run
-        switch_run(switch_config(page.cfg, job.value, bn=page.bn))
+    from .pages.common import setup
+    _pages()[job.page].run_job(setup(**dict(job.params)), job.step, job.value, dict(job.extra))
     write_marker(Path(store_root), job)
     return job.name
 
@@ -226,11 +188,9 @@ def run_sweep(page: str, params: dict, extra: dict | None = None, store: str | N
             if done == len(submitted):
                 break
             time.sleep(poll_s)
-        for j, s in submitted:
-            try:
-                s.result()
-            except Exception:  # noqa: BLE001 - reported below with its log
-                report["failed"][j.name] = str(s.paths.stderr)
+        # a job succeeded if its JSON marker is in the store: submitit's result pickles (in the log
+        # folder, inside the store) are never unpickled here
+        report["failed"].update({j.name: str(s.paths.stderr) for j, s in submitted if not is_done(root, j)})
         if report["failed"]:
             break  # later phases need this one
     print(format_status(status(page, params, extra, store)), file=out)
@@ -339,15 +299,18 @@ def format_plan(page: str, params: dict, extra: dict | None = None, store: str |
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lib sweep", description=__doc__.splitlines()[0])
-    ap.add_argument("page", choices=PAGES)
-    from .experiments import PageParams  # the page parameters, declared once
+    ap.add_argument("page", choices=list(_pages()))
+    from .pages.common import PageParams  # the page parameters, declared once
     for f in dataclasses.fields(PageParams):
         env = f.metadata.get("env")
         ap.add_argument("--" + f.name.replace("_", "-"), type=f.metadata["type"],
                         default=os.environ.get(env, f.default) if env else f.default, help=f.metadata["help"] or None)
-    ap.add_argument("--t0s", type=int, nargs="*", default=None, help="chaos: perturbation times")
-    ap.add_argument("--switch", type=int, nargs="*", default=None, help="linear: switch points")
-    ap.add_argument("--counterexample", default=None, help="counterexample: mlp (default) or plain")
+    options = {}  # each page's own options (its module's SWEEP_OPTIONS), offered for every page
+    for name, module in _pages().items():
+        for opt, kw in getattr(module, "SWEEP_OPTIONS", {}).items():
+            if opt not in options:
+                options[opt] = name
+                ap.add_argument("--" + opt.replace("_", "-"), default=None, **{**kw, "help": f"{name}: {kw['help']}"})
     ap.add_argument("--store", default=None, help="run store (a shared path on a cluster); default $TWOPHASE_STORE or runs/")
     ap.add_argument("--executor", default="local", choices=EXECUTORS)
     ap.add_argument("--partition", default=None)
@@ -359,8 +322,7 @@ def main(argv=None) -> int:
     params = {f.name: getattr(a, f.name) for f in dataclasses.fields(PageParams) if getattr(a, f.name) is not None}
     if "width" in params and float(params["width"]).is_integer():
         params["width"] = int(params["width"])
-    extra = {k: v for k, v in (("t0s", a.t0s), ("switch", a.switch), ("counterexample", a.counterexample))
-             if v is not None}
+    extra = {k: getattr(a, k) for k in options if getattr(a, k) is not None}
     try:
         if a.status:
             print(format_status(status(a.page, params, extra, a.store)))

@@ -83,13 +83,13 @@ def test_agreement_inconclusive_when_an_overlap_comes_from_a_coarse_interval():
 
 
 def test_kernel_jumps_finds_a_planted_jump_and_its_loss_spike():
-    """lib.experiments.kernel_jumps on a synthetic run: a kernel displaced at one checkpoint, with a
+    """lib.pages.chaos.kernel_jumps on a synthetic run: a kernel displaced at one checkpoint, with a
     training-loss spike in the window that ends there, and a smooth series elsewhere."""
     from types import SimpleNamespace
 
     import torch
 
-    from lib import experiments
+    from lib.pages import chaos, common
     g = torch.Generator().manual_seed(0)
     n, its = 12, list(range(0, 1001, 25))
     base, drift, kick = (torch.randn(n, n, generator=g, dtype=torch.float64) for _ in range(3))
@@ -98,11 +98,11 @@ def test_kernel_jumps_finds_a_planted_jump_and_its_loss_spike():
                                                                                           dtype=torch.float64)
                       + (0.3 * kick if t == 500 else 0)) for t in its}
     metrics = [dict(iteration=t, train_loss=(5.0 if t == 500 else 0.1)) for t in its]
-    page = experiments.setup(preset="default", steps=1000)
+    page = common.setup(preset="default", steps=1000)
     regime = phases.regime(kernels, [25, 50], window_end=1000, noise=1e-9, centered=True)
     analysis = SimpleNamespace(kernels=kernels, traj=SimpleNamespace(metrics=metrics), dts=[25, 50],
                                run=SimpleNamespace(regime=lambda centered=True: regime))
-    j = experiments.kernel_jumps(page, analysis)
+    j = chaos.kernel_jumps(page, analysis)
     ts = [x["t"] for x in j.jumps]
     assert 475 in ts and 500 in ts and len(ts) == 2  # into and out of the displaced kernel
     into = next(x for x in j.jumps if x["t"] == 475)

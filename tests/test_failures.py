@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # (page, papermill arguments, what the error must say): wrong types, negative sizes, empty or
 # invalid grids, unknown names, missing data offline. Each must stop in the page's first cells with a
-# clear message. (Every name check is also tested in-process in test_experiments.py; a papermill run costs ~13 s.)
+# clear message. (Every name check is also tested in-process in test_pages.py; a papermill run costs ~13 s.)
 FUZZ = [
     ("cone", ["-p", "arch", "resnet18"], "unknown arch 'resnet18'; valid choices: 'lenet5'"),
     ("background", ["-p", "preset", "huge"], "unknown preset 'huge'; valid choices: 'smoke', 'default', 'full'"),

@@ -3,6 +3,7 @@ import torch
 
 from conftest import tiny_config
 from lib import perturbation as P
+from lib.kernels import KernelSpec
 from lib import storage, training
 
 
@@ -93,13 +94,14 @@ def test_branches_in_worker_processes_are_bitwise_those_computed_here(base, tmp_
     branches trained in this process end (each run sets its own thread count)."""
     import dataclasses
 
-    from lib import experiments, storage
-    page = experiments.setup(preset="smoke")
-    page = dataclasses.replace(page, cfg=base.cfg, n_probe=20)
+    from lib import storage
+    from lib.pages import chaos, common
+    page = common.setup(preset="smoke")
+    page = dataclasses.replace(page, cfg=base.cfg, kernel=KernelSpec("sum", 20, page.kernel.bn))
     ps = [P.Perturbation(size=1e-3, seed=k) for k in range(2)]
     monkeypatch.setenv("TWOPHASE_WORKERS", "2")
     monkeypatch.setenv("TWOPHASE_STORE", str(base.store.root))
-    par = experiments.chaos_rows(page, [base.cfg], [20], ps, desc="test")
+    par = chaos.chaos_rows(page, [base.cfg], [20], ps, desc="test")
     here = storage.RunStore(tmp_path / "here")
     for p in ps:
         a = P.run_branch(P.BranchConfig(base.cfg, 20, p), base.store)
@@ -107,7 +109,7 @@ def test_branches_in_worker_processes_are_bitwise_those_computed_here(base, tmp_
         assert P.states_equal(a.state_dict(base.cfg.steps), b.state_dict(base.cfg.steps))
         assert not P.states_equal(a.state_dict(base.cfg.steps), base.state_dict(base.cfg.steps))
     assert [par[(base.cfg.seed, 20, p)]["barrier_test"] for p in ps] == [
-        P.chaos_row(base, 20, p, "sum", 20, page.bn)["barrier_test"] for p in ps]
+        P.chaos_row(base, 20, p, KernelSpec("sum", 20, page.kernel.bn))["barrier_test"] for p in ps]
 
 
 def test_a_chaos_row_is_typed_and_stored_as_plain_data(base):
@@ -115,11 +117,11 @@ def test_a_chaos_row_is_typed_and_stored_as_plain_data(base):
     store holds its comparison as plain data, and reading it back gives the same row."""
     import dataclasses
     p = P.Perturbation(size=1e-7, seed=0)
-    row = P.chaos_row(base, 20, p, "sum", 20, "reestimate")
+    row = P.chaos_row(base, 20, p, KernelSpec("sum", 20, "reestimate"))
     assert isinstance(row, P.ChaosRow) and row.t0 == 20 and row["barrier_test"] == row.barrier_test
     with pytest.raises(dataclasses.FrozenInstanceError):
         row.t0 = 0
     stored = [f for f in base.store.root.rglob("compare_*.pt")]
     assert stored and all(type(storage.load(f)) is dict for f in stored)
-    again = P.chaos_row(base, 20, p, "sum", 20, "reestimate")
+    again = P.chaos_row(base, 20, p, KernelSpec("sum", 20, "reestimate"))
     assert again == row and row.kernel_distance is not None

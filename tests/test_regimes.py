@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from conftest import ROOT, tiny_config
-from lib import experiments, kernels, phases, runtime, storage, training
+from lib import kernels, phases, runtime, storage, training
 from lib import linearization as L
+from lib.kernels import KernelSpec
+from lib.pages import common, judging
 
 
 def test_arithmetic_is_recorded_and_not_part_of_identity(store):
@@ -51,7 +53,7 @@ def test_lazy_control_is_lazy_and_the_base_run_is_not(store):
     """The linearized run's eNTK is constant by construction: the instrument, with the base run's
     measured noise floor, calls it lazy; the standard run itself is not."""
     cfg = tiny_config(steps=400, ckpt_every=10, eval_every=100, milestones=(400,))
-    page = experiments.PageSetup("smoke", cfg, "sum", 30, "reestimate")
+    page = common.PageSetup(common.PRESETS["smoke"], cfg, KernelSpec("sum", 30, "reestimate"))
     base = training.train(cfg, store)
     lin = L.switch_run(L.SwitchConfig(cfg, 150, ckpt_every=10), store)
     assert lin.iterations[:3] == [150, 160, 170]
@@ -60,17 +62,17 @@ def test_lazy_control_is_lazy_and_the_base_run_is_not(store):
     k_lin = kernels.trajectory_kernels(lin, kind="sum", n_probe=30)
     assert kernels.kernel_distance(k_lin[160], k_lin[400]) < 1e-12
     dts = [10, 20, 40]
-    series = {**{t: h for t, h in experiments.run_kernels(page, base).items() if t < 150}, **k_lin}
-    lazy = experiments.judge_run(page, lin, "lazy", dts, kernels=series, noise_run=base)
+    series = {**{t: h for t, h in common.run_kernels(page, base).items() if t < 150}, **k_lin}
+    lazy = judging.judge_run(page, lin, "lazy", dts, kernels=series, noise_run=base)
     assert lazy.raw.name == "lazy" and lazy.centered.name == "lazy"
-    run = experiments.judge_run(page, base, "base", dts)
+    run = judging.judge_run(page, base, "base", dts)
     assert run.raw.name != "lazy" and run.raw.noise_ratio.lo > phases.NOISE_RATIO
 
 
 _SCRIPT = """
 import hashlib, json, torch, lib
-page = lib.experiments.setup(preset="smoke")
-a = lib.experiments.cone_analysis(page)
+page = lib.pages.common.setup(preset="smoke")
+a = lib.pages.cone.cone_analysis(page)
 w = torch.cat([p.flatten() for p in a.traj.params(page.cfg.steps).values()])
 print(json.dumps({"raw": a.setting.raw.name, "centered": a.setting.centered.name,
                   "capability": torch.backends.cpu.get_cpu_capability(),

@@ -14,7 +14,8 @@ import torch
 
 pytest.importorskip("submitit")
 
-from lib import experiments, storage, sweep, training  # noqa: E402
+from lib import storage, sweep, training  # noqa: E402
+from lib.pages import common, linear  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = dict(preset="smoke", steps=80)  # 8 checkpoint pairs: enough for the cone verdict the linear page also reads
@@ -32,12 +33,12 @@ def test_cli_sweep_then_page_reads_the_results(tmp_path, monkeypatch):
     # the page, with the same parameters and store, only reads
     monkeypatch.setenv("TWOPHASE_STORE", str(store))
     monkeypatch.setattr(training, "_run", lambda *a, **k: pytest.fail("the page retrained a stored run"))
-    page = experiments.setup(**PARAMS)
-    swept = experiments.linear_sweep(page, SWITCH)
+    page = common.setup(**PARAMS)
+    swept = linear.linear_sweep(page, SWITCH)
     # ... and those results equal a direct computation in a fresh store
     monkeypatch.undo()
     monkeypatch.setenv("TWOPHASE_STORE", str(tmp_path / "direct"))
-    direct = experiments.linear_sweep(experiments.setup(**PARAMS), SWITCH)
+    direct = linear.linear_sweep(common.setup(**PARAMS), SWITCH)
     for t in SWITCH:
         a, b = swept.runs[t].state_dict(80), direct.runs[t].state_dict(80)
         assert all(torch.equal(a[k], b[k]) for k in a), t
@@ -62,7 +63,7 @@ def test_killed_job_resumes_from_its_checkpoint(tmp_path):
     job = sweep.expand("linear", params, {"switch": [0]})[0][0]  # the base trajectory
     ex = sweep.make_executor("local", tmp_path / "logs")
     running = ex.submit(sweep._Task(job, str(store)))
-    cfg = experiments.setup(**params).cfg
+    cfg = common.setup(**params).cfg
     run = storage.RunStore(store).run_dir("train", cfg)
     deadline = time.time() + 120
     while not (run / "ckpt_0000100.pt").exists():
@@ -212,7 +213,7 @@ def test_paper_job_list_and_status_need_no_gpu(tmp_path, monkeypatch):
     """The paper preset's job list and --status are built on a login node without a GPU; only the
     jobs themselves, where they start training, refuse without one."""
     import torch
-    from lib import experiments
+    from lib.pages import common
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.delenv("TWOPHASE_FORCE_PAPER", raising=False)
     params = {"preset": "paper", "dataset": "mnist5k"}
@@ -229,7 +230,7 @@ def test_paper_job_list_and_status_need_no_gpu(tmp_path, monkeypatch):
     assert sweep.main(["cone", "--preset", "paper", "--dataset", "mnist5k", "--store", str(tmp_path / "store"),
                        "--executor", "slurm", "--dry-run"]) == 0
     assert not list((tmp_path / "store").rglob("*.done")) and not list((tmp_path / "store").rglob("jobs.json"))
-    assert experiments.setup(preset="paper", for_jobs=True).cfg.device == "cuda"
+    assert common.setup(preset="paper", for_jobs=True).cfg.device == "cuda"
     with pytest.raises(RuntimeError, match="needs a GPU"):
         sweep.run_job(phases_[0][0], str(tmp_path / "store"))
 
@@ -241,10 +242,57 @@ def test_chaos_seed_job_trains_that_seed_only(tmp_path, monkeypatch):
     params = tuple(sorted(dict(preset="smoke", steps=20).items()))
     job = sweep.Job("chaos", "seed", 1, params, ())
     sweep.run_job(job, str(tmp_path / "store"))
-    cfg = experiments.setup(preset="smoke", steps=20).cfg
+    cfg = common.setup(preset="smoke", steps=20).cfg
     with storage.stored_only():
         store = storage.RunStore(str(tmp_path / "store"))
         training.train(dataclasses.replace(cfg, seed=1), store)
         with pytest.raises(storage.NotStored):
             training.train(cfg, store)
     assert sweep.is_done(tmp_path / "store", job)
+
+
+def test_a_sweep_never_unpickles_what_lies_in_its_log_folder(tmp_path, monkeypatch):
+    """Success is read from the JSON markers alone: a crafted result pickle in the store's log folder,
+    which loading would execute, is never loaded, and a job without its marker is reported failed."""
+    import pickle
+    from types import SimpleNamespace
+
+    store = tmp_path / "store"
+    logs = sweep._log_folder(store, "linear")
+    logs.mkdir(parents=True)
+    crafted = logs / "1_0_result.pkl"
+    crafted.write_bytes(pickle.dumps(_Pwn(str(tmp_path / "pwned"))))
+
+    class Job_:
+        def __init__(self, job_id, ok, job):
+            self.job_id, self.ok, self.job = job_id, ok, job
+            self.paths = SimpleNamespace(stderr=logs / f"{job_id}_0_log.err", stdout=logs / f"{job_id}_0_log.out")
+
+        def done(self):
+            return True
+
+        def result(self):  # what submitit does: unpickle the result file
+            return pickle.loads(crafted.read_bytes())
+
+    class Executor:
+        n = 0
+
+        def submit(self, task):
+            Executor.n += 1
+            ok = task.job.step == "base"
+            if ok:  # the job "ran": its marker is written
+                sweep.write_marker(store, task.job)
+            return Job_(Executor.n, ok, task.job)
+
+    monkeypatch.setattr(sweep, "make_executor", lambda *a, **k: Executor())
+    report = sweep.run_sweep("linear", PARAMS, {"switch": [0]}, str(store), poll_s=0.01, out=open(os.devnull, "w"))
+    assert not (tmp_path / "pwned").exists()
+    assert list(report["failed"]) == ["linear-switch-0"]  # the base job wrote its marker, the switch job did not
+
+
+class _Pwn:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))

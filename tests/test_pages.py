@@ -1,14 +1,14 @@
 import pytest
 
-from lib import experiments
+from lib.pages import common, cone, judging, linear, settings
 
 
 def test_default_setup_and_setting_line():
-    p = experiments.setup()
-    assert p.cfg.arch == "lenet5" and p.cfg.steps == experiments.PRESETS["default"]["steps"]
+    p = common.setup()
+    assert p.cfg.arch == "lenet5" and p.cfg.steps == common.PRESETS["default"].steps
     assert p.cfg.milestones == ()  # a constant learning rate over T, as in the papers' window
     assert "LeNet-5 on mnist5k" in p.setting and "eNTK 'sum'" in p.setting
-    s = experiments.setup(preset="smoke", arch="resnet20", steps=100)
+    s = common.setup(preset="smoke", arch="resnet20", steps=100)
     assert s.cfg.steps == 100 and s.cfg.width == 8 and s.cfg.momentum == 0.9 and "width 8" in s.setting
 
 
@@ -27,7 +27,7 @@ def test_default_setup_and_setting_line():
 ])
 def test_bad_parameters_name_the_choices(kw, pattern):
     with pytest.raises(ValueError, match=pattern):
-        experiments.setup(**kw)
+        common.setup(**kw)
 
 
 def test_paper_preset_refuses_without_gpu_unless_forced(monkeypatch):
@@ -35,39 +35,39 @@ def test_paper_preset_refuses_without_gpu_unless_forced(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.delenv("TWOPHASE_FORCE_PAPER", raising=False)
     with pytest.raises(RuntimeError, match="preset 'paper' needs a GPU.*TWOPHASE_FORCE_PAPER=1"):
-        experiments.setup(preset="paper")
+        common.setup(preset="paper")
     monkeypatch.setenv("TWOPHASE_FORCE_PAPER", "1")
-    page = experiments.setup(preset="paper")
+    page = common.setup(preset="paper")
     c = page.cfg
     assert (c.arch, c.dataset, c.width, c.steps, c.momentum, c.lr, c.weight_decay, c.batch_size) == \
         ("resnet20", "cifar10", 16, 10_000, 0.9, 0.1, 1e-4, 128)
-    assert c.device == "cpu" and experiments.window_end(c) == 10_000  # no decay inside the papers' window
-    assert page.n_probe == 500 and len(experiments.seeds(page)) == 3
-    assert experiments.setup(preset="paper", arch="vgg16").cfg.width == 64
+    assert c.device == "cpu" and common.window_end(c) == 10_000  # no decay inside the papers' window
+    assert page.kernel.n_probe == 500 and len(common.seeds(page)) == 3
+    assert common.setup(preset="paper", arch="vgg16").cfg.width == 64
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert experiments.setup(preset="paper").cfg.device == "cuda"
+    assert common.setup(preset="paper").cfg.device == "cuda"
 
 
 def test_switch_points_stay_inside_the_constant_learning_rate_window():
-    page = experiments.setup(preset="smoke", milestones=(150,))  # a decay at 150 of T = 200
-    grid = experiments.switch_grid(page)
+    page = common.setup(preset="smoke", milestones=(150,))  # a decay at 150 of T = 200
+    grid = linear.switch_grid(page)
     assert grid[-1] == page.cfg.steps and all(t <= 150 for t in grid[:-1])
     with pytest.raises(ValueError, match=r"switch has values \[170\] not among the valid ones"):
-        experiments.switch_grid(page, [0, 170])
-    assert experiments.switch_grid(experiments.setup(preset="smoke"))[-2] > 150  # constant lr: the window is all of T
+        linear.switch_grid(page, [0, 170])
+    assert linear.switch_grid(common.setup(preset="smoke"))[-2] > 150  # constant lr: the window is all of T
 
 
 def test_grid_puts_the_pages_setting_first_and_computes_what_the_preset_affords():
-    page = experiments.setup(preset="default")
-    grid = experiments.grid_settings(page)
+    page = common.setup(preset="default")
+    grid = settings.grid_settings(page)
     assert grid[0][0] == dict(arch="lenet5", width=None, momentum=page.cfg.momentum, dataset="mnist5k")
     assert grid[1][0]["momentum"] != page.cfg.momentum and grid[1][0]["arch"] == "lenet5"
     assert [c for _, c in grid] == [True] + [False] * (len(grid) - 1)  # the default computes its own setting only
-    assert all(c for _, c in experiments.grid_settings(experiments.setup(preset="full")))
-    assert len(grid) == len(experiments.SETTINGS_GRID)
-    rn = experiments.grid_page(page, dict(arch="resnet20", width=4, momentum=0.0, dataset="fashion-mnist")).cfg
+    assert all(c for _, c in settings.grid_settings(common.setup(preset="full")))
+    assert len(grid) == len(settings.SETTINGS_GRID)
+    rn = settings.grid_page(page, dict(arch="resnet20", width=4, momentum=0.0, dataset="fashion-mnist")).cfg
     assert (rn.arch, rn.width, rn.momentum, rn.dataset, rn.steps) == ("resnet20", 4, 0.0, "fashion-mnist", page.cfg.steps)
-    assert "ResNet-20 (width 4), momentum 0, Fashion-MNIST" == experiments.setting_name(
+    assert "ResNet-20 (width 4), momentum 0, Fashion-MNIST" == settings.setting_name(
         dict(arch="resnet20", width=4, momentum=0.0, dataset="fashion-mnist"))
 
 
@@ -79,7 +79,7 @@ def test_every_pages_parameters_cell_is_written_from_page_params():
 
     from conftest import ROOT
     from lib import sweep
-    lines = experiments.parameters_cell()
+    lines = common.parameters_cell()
     for page in sorted((ROOT / "book").glob("*.md")):
         m = re.search(r"```\{code-cell\} ipython3\n:tags: \[parameters\]\n(.*?)```", page.read_text(), re.S)
         if m is None:
@@ -95,7 +95,7 @@ def test_every_pages_parameters_cell_is_written_from_page_params():
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
         sweep.main(["cone", "--help"])
-    for f in experiments.PageParams.__dataclass_fields__:
+    for f in common.PageParams.__dataclass_fields__:
         assert f"--{f.replace('_', '-')}" in out.getvalue()
 
 
@@ -111,20 +111,20 @@ def test_controls_check_fails_only_on_a_wrong_answer(lazy, real, verdict):
     def run(name):
         r = SimpleNamespace(name=name, reason="planted")
         return SimpleNamespace(regime=lambda centered=True: r, raw=r)
-    controls = experiments.Controls(500, run(lazy), run(real), None)
-    assert experiments.controls_claim(controls) == verdict
-    assert experiments.controls_claim(None) == "inconclusive"
+    controls = cone.Controls(500, run(lazy), run(real), None)
+    assert cone.controls_claim(controls) == verdict
+    assert cone.controls_claim(None) == "inconclusive"
 
 
 def test_noise_sentence_says_which_sources_set_the_floor():
     from types import SimpleNamespace
-    text = experiments.noise_sentence(SimpleNamespace(noise={"arithmetic": [1e-14, 2e-14], "bn batches": [1.6e-3]}))
+    text = judging.noise_sentence(SimpleNamespace(noise={"arithmetic": [1e-14, 2e-14], "bn batches": [1.6e-3]}))
     assert "arithmetic 2.0e-14;" in text and "bn batches 1.6e-03 (reported, not in the floor)" in text
 
 
 def test_too_short_a_run_for_the_cone_fits_names_steps():
     with pytest.raises(ValueError, match=r"steps=100 is too short .* choose steps >= 150"):
-        experiments.cone_grids(experiments.setup(preset="default", steps=100))
-    assert experiments.cone_grids(experiments.setup(preset="default", steps=150))[0] == [25]
+        common.cone_grids(common.setup(preset="default", steps=100))
+    assert common.cone_grids(common.setup(preset="default", steps=150))[0] == [25]
     with pytest.raises(ValueError, match=r"dts has values \[100\]"):  # would leave fewer than 6 pairs in [0, 200]
-        experiments.cone_grids(experiments.setup(preset="default", steps=200), dts=[25, 100])
+        common.cone_grids(common.setup(preset="default", steps=200), dts=[25, 100])

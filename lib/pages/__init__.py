@@ -1,0 +1,16 @@
+"""The book's pages, one module each: what a page computes, judges and glues.
+
+- `common`: presets (`Preset`), page parameters (`PageParams`), `setup` -> `PageSetup`, the
+  analysis window, the kernel-analysis grids, seeds and setting variants;
+- `judging`: one run or a setting over its seeds judged by `lib.phases.regime`;
+- `cone` (book/cone.md), `chaos` (book/chaos.md), `linear` (book/linear.md),
+  `counterexample` (book/counterexample.md), `intro` (book/intro.md: every claim in one table),
+  `settings` (book/settings.md: the claims over a grid of settings).
+
+``SWEEPS`` is the registry that ``python -m lib sweep`` reads: each page that a sweep can compute
+offers ``jobs(page, extra)`` (its work in phases of (step, value, extra) jobs) and
+``run_job(page, step, value, extra)`` (one job into the run store).
+"""
+from . import chaos, common, cone, counterexample, intro, judging, linear, settings  # noqa: F401
+
+SWEEPS = {"cone": cone, "chaos": chaos, "linear": linear, "counterexample": counterexample}

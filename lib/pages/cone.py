@@ -1,0 +1,154 @@
+"""The cone page: the workshop paper's Fig 1 judged. The page's run and the preset's seeds
+(`cone_analysis`), the instrument's controls (`cone_controls`: a lazy one, the linearized run,
+and a real one whose kernel keeps moving) and the claims read from them (Phase I, cone (a), cone
+(b), the cone effect, the controls check) with the sentences the page glues."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import phases
+from ..kernels import trajectory_kernels
+from ..linearization import switch_config, switch_run
+from ..models import MODELS
+from ..training import train
+from .common import DRIFT_CONTROL, PageSetup, cone_grids, run_kernels, seeds, variant, window_end
+from .judging import RunRegime, SettingResult, judge_run, judge_setting
+
+LAZY_SWITCH_FRACTION = 0.5  # the lazy control switches to linearized training at this fraction of the window
+
+
+@dataclass(frozen=True)
+class ConeAnalysis:
+    """The cone page's computation: the base run, its kernels and regime, the seeds' verdict.
+
+    traj: the page's run; kernels: its series; dts: adjacent intervals; taus: the references of
+    the deciding regime; end: the window's end; run: the first seed's `RunRegime`; setting: the
+    `SettingResult` over the preset's seeds (its first seed is ``run``).
+    """
+
+    traj: object
+    kernels: dict
+    dts: list
+    taus: list
+    end: int
+    run: RunRegime
+    setting: SettingResult
+
+
+def cone_analysis(page: PageSetup, dts=None, taus=None) -> ConeAnalysis:
+    """The base run and the preset's seeds, judged by `lib.phases.regime` in the constant-lr window."""
+    dts, taus = cone_grids(page, dts, taus)
+    setting = judge_setting(page, seeds(page), dts, taus)
+    run = setting.runs[0]
+    return ConeAnalysis(train(page.cfg), run.kernels, dts, list(run.regime().taus), window_end(page.cfg), run,
+                        setting)
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The instrument's controls, judged like the run: ``lazy``, the linearized run from the
+    checkpoint ``switch`` (its eNTK is constant by construction after it); ``real``, a real setting
+    (``DRIFT_CONTROL``) whose kernel is expected to keep moving, in the setting ``real_page``."""
+
+    switch: int
+    lazy: RunRegime
+    real: RunRegime
+    real_page: PageSetup
+
+
+def cone_controls(page: PageSetup, dts=None) -> Controls | None:
+    """The lazy and the real control in the page's setting; None for architectures other than
+    ``cheap`` architectures (`models.Arch`) unless the preset runs every architecture in full
+    (`Preset.every_seed`: a linearized ResNet-20 or VGG-16
+    run would not fit the page's 10-minute budget on 2 cores; the default build's cone page shows the
+    controls)."""
+    if not MODELS[page.cfg.arch].cheap and not page.preset.every_seed:
+        return None
+    dts, _ = cone_grids(page, dts)
+    end = window_end(page.cfg)
+    base = train(page.cfg)
+    its = [t for t in base.iterations if t <= end]
+    switch = min(its, key=lambda t: abs(t - LAZY_SWITCH_FRACTION * end))
+    lin = switch_run(switch_config(page.cfg, switch, bn=page.kernel.bn, ckpt_every=page.cfg.ckpt_every))
+    base_k = run_kernels(page, base)
+    lin_k = trajectory_kernels(lin, [t for t in lin.iterations if t <= end], **page.kernel.kwargs)
+    lazy_k = {**{t: h for t, h in base_k.items() if t < switch}, **lin_k}
+    lazy = judge_run(page, lin, "lazy control", dts, kernels=lazy_k, noise_run=base)
+    real_page = variant(page, DRIFT_CONTROL)
+    real = judge_run(real_page, train(real_page.cfg), f"{DRIFT_CONTROL} control", dts)
+    return Controls(switch, lazy, real, real_page)
+
+
+WRONG_FOR_DRIFT = ("lazy", "cone")  # the answers that would be wrong for a kernel that keeps moving
+
+
+def controls_claim(controls: Controls | None, centered: bool = phases.DECIDING_CENTERED) -> str:
+    """The instrument's check on its controls: ``holds`` where the lazy control is called lazy and the
+    real control drifting; ``fails`` where the lazy control is called anything but lazy or the real
+    control gets a wrong decisive answer (``WRONG_FOR_DRIFT``); ``inconclusive`` otherwise (no controls
+    for this architecture and preset, or a real control whose evidence does not decide)."""
+    if controls is None:
+        return "inconclusive"
+    lazy, real = controls.lazy.regime(centered).name, controls.real.regime(centered).name
+    if lazy != "lazy" or real in WRONG_FOR_DRIFT:
+        return "fails"
+    return "holds" if real == "drifting" else "inconclusive"
+
+
+def controls_sentence(page: PageSetup, controls: Controls | None) -> str:
+    """The cone page's sentence on its controls: each control's answer on the deciding S with its
+    reason, the raw answer, and the check's verdict (`controls_claim`)."""
+    if controls is None:
+        return (f"This run's architecture gets its controls with the full preset only (a linearized "
+                f"{MODELS[page.cfg.arch].name} run would not fit the page's budget on 2 CPU cores); the default "
+                "build's cone page shows them for LeNet-5.")
+    lazy, real = controls.lazy, controls.real
+    return (f"The lazy control switches at t = {controls.switch} and is judged {lazy.regime().name} on centered S "
+            f"({lazy.regime().reason}; raw: {lazy.raw.name}); the real control is judged {real.regime().name} "
+            f"({real.regime().reason}; raw: {real.raw.name}). The check on the controls "
+            f"{controls_claim(controls)} (it fails only on a wrong answer: a lazy control not called lazy, or a "
+            f"real control called {' or '.join(WRONG_FOR_DRIFT)}). Real control: {controls.real_page.setting}.")
+
+
+def _transition_claim(regimes) -> str:
+    found = [r.transition is not None for r in regimes]
+    return "holds" if all(found) else ("fails" if not any(found) else "inconclusive")
+
+
+def phase_one_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:
+    """Phase I then a floor: holds if every seed has a change point, fails if none has."""
+    return _transition_claim([r.regime(centered) for r in cone.setting.runs])
+
+
+def _after_transition(cone, centered, verdict) -> str:
+    """Claims about Phase II presuppose a transition in every seed; without one, inconclusive."""
+    return verdict if phase_one_claim(cone, centered) == "holds" else "inconclusive"
+
+
+def floor_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:
+    """Cone (b), a floor shared by every dt: every seed's floor slope below ``phases.FLOOR_SLOPE_MAX``."""
+    return _after_transition(cone, centered, phases.below_threshold(
+        [r.regime(centered).floor_slope for r in cone.setting.runs], phases.FLOOR_SLOPE_MAX))
+
+
+def reference_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:
+    """Cone (a), S(t, τ) levels off: every seed's growth exponent below ``phases.REF_GROWTH_MAX``."""
+    return _after_transition(cone, centered, phases.below_threshold(
+        [r.regime(centered).ref_growth_pooled for r in cone.setting.runs], phases.REF_GROWTH_MAX))
+
+
+def cone_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:
+    """The cone effect: the regime over the seeds is a cone (`phases.regime_claim`)."""
+    return phases.regime_claim(cone.setting.regime(centered))
+
+
+# ---------------------------------------------------------------- the page's sweep jobs (python -m lib sweep cone)
+
+def jobs(page: PageSetup, extra: dict) -> list[list[tuple[str, object, dict]]]:
+    """One phase: each of the preset's seeds trained with its kernels."""
+    return [[("seed", s, {}) for s in seeds(page)]]
+
+
+def run_job(page: PageSetup, step: str, value, extra: dict) -> None:
+    """Compute one job of `jobs` into the run store."""
+    trajectory_kernels(train(page.with_cfg(seed=value).cfg), **page.kernel.kwargs)

@@ -1,0 +1,150 @@
+"""The linear page: the workshop paper's Fig 2. θ_std→lin(T; t), standard training to t then
+linearized training to T, for every switch point t (`linear_sweep`), the linear advantage judged
+over the preset's seeds, the sentences and table the page shows, and the page's sweep jobs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from .. import phases
+from ..data import load_dataset
+from ..linearization import switch_config, switch_run
+from ..training import checkpoint_iterations, train
+from .common import PageSetup, check_grid, seeds, window_end
+from .cone import ConeAnalysis, cone_analysis
+
+SWITCH_FIRST = 4  # checkpoint spacings to the first switch point after 0 (100 iterations by default): each
+# switch point is a linearized run from t to T, and the earliest cost the most (the default's cold build)
+
+
+def switch_grid(page: PageSetup, switch=None) -> list[int]:
+    """The switch points t of θ_std→lin(T; t), inside the constant-learning-rate window (a switch
+    after a decay would fold the decay into "the gain after the transition"), and T itself (the
+    standard run). None: 0, then ``SWITCH_FIRST`` checkpoint spacings, doubling, up to the window's
+    end, and T."""
+    cfg = page.cfg
+    end = window_end(cfg)
+    if switch is None:
+        switch, t = [0], SWITCH_FIRST * cfg.ckpt_every
+        while t < end:
+            switch.append(t)
+            t *= 2
+        switch.append(cfg.steps)
+    return check_grid("switch", switch, [t for t in checkpoint_iterations(cfg) if t <= end or t == cfg.steps])
+
+
+@dataclass(frozen=True)
+class LinearSweep:
+    """The linear page's computation.
+
+    switch: the switch points of the page's seed (T last: the standard run itself); runs: {t:
+    `linearization.SwitchRun`} of the page's seed; final: {t: its last metrics (test_acc,
+    test_loss, ...)}; reference: the last metrics of standard training to T; bn: the BatchNorm
+    statistics frozen into the linearized model (those of the kernel; "running" without
+    BatchNorm); advantage: the `phases.LinearAdvantage` over the preset's seeds, each switched at
+    the first switch point at or after its own kernel transition and at the last one before T.
+    """
+
+    switch: list
+    runs: dict
+    final: dict
+    reference: dict
+    bn: str
+    advantage: phases.LinearAdvantage
+
+    def acc(self, t: int) -> float:
+        """Test accuracy at T of the page's seed switched at ``t``."""
+        return self.final[t]["test_acc"]
+
+
+def linear_sweep(page: PageSetup, switch=None, cone: ConeAnalysis | None = None,
+                 centered: bool = phases.DECIDING_CENTERED, judged_only: bool = False) -> LinearSweep:
+    """θ_std→lin(T; t) for every switch point of the page's seed, the standard run's endpoint, and the
+    linear advantage judged over the preset's seeds (their transitions from ``cone``, the page's
+    `cone_analysis` by default). ``judged_only``: the page's seed too is switched only where the
+    verdict looks (its transition's switch point, the last one before T, and T)."""
+    switch = switch_grid(page, switch)
+    cone = cone_analysis(page) if cone is None else cone
+    cfg = page.cfg
+    inner = [t for t in switch if t < cfg.steps]
+    late = inner[-1] if inner else None
+
+    def sw(c, t):
+        return switch_run(switch_config(c, t, bn=page.kernel.bn))
+
+    if judged_only:
+        tr = cone.setting.runs[0].regime(centered).transition
+        at = next((t for t in inner if tr is not None and t >= tr), None)
+        switch = sorted({t for t in (at, late, cfg.steps) if t is not None})
+    runs = {t: sw(cfg, t) for t in tqdm(switch, desc="switch points")}
+    bn = switch_config(cfg, 0, bn=page.kernel.bn).bn
+    per = dict(seeds=[], transitions=[], at=[], standard=[], linear_at=[], linear_late=[])
+    for s, run in zip(seeds(page), cone.setting.runs):
+        c = page.with_cfg(seed=s).cfg
+        tr = run.regime(centered).transition
+        at = next((t for t in inner if tr is not None and t >= tr), None)
+        acc = (lambda t: runs[t].metrics[-1]["test_acc"]) if s == cfg.seed else \
+            (lambda t: sw(c, t).metrics[-1]["test_acc"])
+        per["seeds"].append(s)
+        per["transitions"].append(tr)
+        per["at"].append(at)
+        per["standard"].append(train(c).metrics[-1]["test_acc"])
+        per["linear_at"].append(None if at is None else acc(at))
+        per["linear_late"].append(None if late is None else acc(late))
+    n_test = cfg.eval_n or len(load_dataset(cfg.dataset).y_test)
+    advantage = phases.linear_advantage(late=late, n_test=n_test, **per)
+    base = train(cfg)
+    return LinearSweep(switch, runs, {t: r.metrics[-1] for t, r in runs.items()}, base.metrics[-1], bn, advantage)
+
+
+def bn_sentence(bn: str) -> str:
+    """Which BatchNorm statistics the linearized model freezes, in words (`LinearSweep.bn`)."""
+    return {"reestimate": "BatchNorm statistics re-estimated at θ_t on the kernel's 8 fixed training batches",
+            "running": "the running statistics stored with θ_t (or, for a network without BatchNorm, none)"}[bn]
+
+
+def linear_endpoints_sentence(sweep: LinearSweep, steps: int) -> str:
+    """The page seed's endpoints in one sentence: earliest and latest switch point, standard run."""
+    sw = [t for t in sweep.switch if t < steps]
+    f, l, r = sweep.final[sw[0]], sweep.final[sw[-1]], sweep.reference
+    return (f"Switching to linearized training at t = {sw[0]} ends at a test accuracy of {100 * f['test_acc']:.1f}% "
+            f"(test loss {f['test_loss']:.3f}); switching at t = {sw[-1]}, the last switch point before T, at "
+            f"{100 * l['test_acc']:.1f}% (loss {l['test_loss']:.3f}); standard training to T = {steps} reaches "
+            f"{100 * r['test_acc']:.1f}% (loss {r['test_loss']:.3f}).")
+
+
+def linear_table(adv: phases.LinearAdvantage):
+    """One row per training seed: transition, switch point judged, accuracies and room (a DataFrame)."""
+    import pandas as pd
+
+    def pct(v):
+        return "n/a" if v is None else f"{100 * v:.2f}%"
+
+    rows = [{"seed": s, "kernel transition": "none" if tr is None else tr, "switch at": "n/a" if a is None else a,
+             "standard (T)": pct(st), "switched at transition": pct(la),
+             "room (points)": "n/a" if la is None else f"{100 * (st - la):.2f}",
+             f"switched at t = {adv.late}": pct(ll)}
+            for s, tr, a, st, la, ll in zip(adv.seeds, adv.transitions, adv.at, adv.standard, adv.linear_at,
+                                             adv.linear_late)]
+    return pd.DataFrame(rows).set_index("seed")
+
+
+# ---------------------------------------------------------------- the page's sweep jobs (python -m lib sweep linear)
+
+SWEEP_OPTIONS = {"switch": dict(type=int, nargs="*", help="switch points")}  # python -m lib sweep's options for this page
+
+
+def jobs(page: PageSetup, extra: dict) -> list[list[tuple[str, object, dict]]]:
+    """The page's work in phases: the standard run, then one linearized run per switch point
+    (``extra``: switch, the switch points; the default grid otherwise)."""
+    switch = switch_grid(page, dict(extra).get("switch"))
+    return [[("base", None, {})], [("switch", t, {}) for t in switch]]
+
+
+def run_job(page: PageSetup, step: str, value, extra: dict) -> None:
+    """Compute one job of `jobs` into the run store."""
+    if step == "base":
+        train(page.cfg)
+    else:
+        switch_run(switch_config(page.cfg, value, bn=page.kernel.bn))

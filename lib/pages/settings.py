@@ -1,0 +1,205 @@
+"""The appendix "where the claims hold": every claim judged in each setting of a grid
+(`SETTINGS_GRID`: architectures, momentum, datasets) by the functions the pages use, computed
+where the preset affords it and read from the run store elsewhere."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from dataclasses import dataclass
+
+from .. import phases, storage
+from ..data import DataUnavailable
+from ..models import MODELS
+from .chaos import chaos_claim, chaos_sweep, cone_agreement
+from .common import PageSetup, Preset, arch_fields, seeds
+from .cone import cone_analysis, cone_claim, floor_claim, phase_one_claim, reference_claim
+from .linear import linear_sweep
+
+# The grid of settings measured (the appendix page; benchmarks/settings.py): each architecture at
+# its 2-core width, SGD momentum 0 and 0.9 (the papers' convolutional nets use 0.9), the embedded
+# MNIST-5k and Debian's Fashion-MNIST; everything else is the preset's.
+SETTINGS_GRID = tuple(dict(arch=a, width=w, momentum=m, dataset=d)
+                      for a, w in (("lenet5", None), ("resnet20", 4), ("resnet20", 8))
+                      for m in (0.0, 0.9) for d in ("mnist5k", "fashion-mnist"))
+SETTING_CLAIMS = ("Phase I", "cone (b)", "cone (a)", "cone", "chaos", "chaos = cone", "linear advantage")
+
+
+def grid_sentence(preset: Preset) -> str:
+    """What the preset computes for the appendix, in words (`Preset.whole_grid`)."""
+    if preset.whole_grid:
+        return "every setting of the grid, LeNet-5's with their chaos sweeps"
+    return "the book's own setting, which the other pages compute anyway"
+
+
+def _computed(preset: Preset) -> int:
+    """How many settings of `grid_settings` the preset computes: the page's own (computed by the other
+    pages anyway), or every one (`Preset.whole_grid`); the others are read from the run store where a
+    sweep or benchmarks/settings.py computed them."""
+    return len(SETTINGS_GRID) if preset.whole_grid else 1
+
+
+def setting_name(s: dict) -> str:
+    width = "" if s.get("width") is None else f" (width {s['width']:g})"
+    data = {"mnist5k": "MNIST-5k", "fashion-mnist": "Fashion-MNIST"}.get(s["dataset"], s["dataset"])
+    return f"{MODELS[s['arch']].name}{width}, momentum {s['momentum']:g}, {data}"
+
+
+def grid_page(page: PageSetup, s: dict) -> PageSetup:
+    """The page's preset and kernel settings in the grid setting ``s``."""
+    width = s.get("width") if s.get("width") is not None else (None if s["arch"] != page.cfg.arch else page.cfg.width)
+    return page.with_cfg(**{**arch_fields(s["arch"], paper=page.preset.paper), "width": width,
+                             "dataset": s["dataset"], "momentum": s["momentum"]})
+
+
+def grid_settings(page: PageSetup) -> list[tuple[dict, bool]]:
+    """(setting, computed here) for the page's own setting first, then the grid: the first
+    `_computed` are computed, the others only read from the run store. The second
+    is the page's setting with the other momentum."""
+    own = dict(arch=page.cfg.arch, width=None if page.cfg.arch == "lenet5" else page.cfg.width,
+               momentum=page.cfg.momentum, dataset=page.cfg.dataset)
+    flip = {**own, "momentum": 0.9 if own["momentum"] == 0 else 0.0}
+    order = [own] + ([flip] if flip in SETTINGS_GRID else []) + [s for s in SETTINGS_GRID if s not in (own, flip)]
+    k = _computed(page.preset)
+    return [(s, i < k) for i, s in enumerate(order)]
+
+
+@dataclass(frozen=True)
+class SettingClaims:
+    """One row of the appendix: every claim judged in one setting by the functions the pages use.
+
+    setting: the grid entry; name: it in words; source: "computed", "read from the run store",
+    or why it is missing; verdicts: {claim of ``SETTING_CLAIMS``: holds / fails / inconclusive /
+    "not run"}; regime: the cone regime over the seeds (centered S); seeds: training seeds judged;
+    cone_transitions: each seed's change point; chaos: the `phases.ChaosTransition` (None if not
+    run); linear: the `phases.LinearAdvantage` (None if not run).
+    """
+
+    setting: dict
+    name: str
+    source: str
+    verdicts: dict
+    regime: str | None = None
+    seeds: tuple = ()
+    cone_transitions: tuple = ()
+    chaos: phases.ChaosTransition | None = None
+    linear: phases.LinearAdvantage | None = None
+
+    def summary(self) -> str:
+        """The row in one line (benchmarks/settings.py)."""
+        if self.regime is None:
+            return self.source
+        room = "n/a" if self.linear is None or self.linear.room is None else f"{100 * self.linear.room.value:.2f}"
+        chaos = "not run" if self.chaos is None else (
+            f"{self.chaos.transition} [{self.chaos.interval_text()}], drop {self.chaos.drop.fmt(1)}"
+            if self.chaos.transition is not None else f"{self.chaos.name}, drop {self.chaos.drop.fmt(1)}")
+        return (f"regime {self.regime}; cone transitions {list(self.cone_transitions)}; chaos {chaos}; room {room} "
+                f"points; " + ", ".join(f"{k}: {v}" for k, v in self.verdicts.items()))
+
+
+def setting_claims(page: PageSetup, chaos: bool = True, stored_only: bool = False) -> SettingClaims:
+    """Every claim of ``SETTING_CLAIMS`` in the page's setting: the cone over the preset's seeds,
+    the linear advantage (switched only where the verdict looks), and the chaos sweep (``chaos``;
+    "not run" where it is off or, with ``stored_only``, not stored). ``stored_only``: read the run
+    store, train nothing (`lib.storage.stored_only`); a missing run raises `storage.NotStored`."""
+    c = phases.DECIDING_CENTERED
+    s = dict(arch=page.cfg.arch, width=page.cfg.width, momentum=page.cfg.momentum, dataset=page.cfg.dataset)
+    with storage.stored_only() if stored_only else contextlib.nullcontext():
+        cone = cone_analysis(page)
+        linear = linear_sweep(page, cone=cone, judged_only=True)
+        sweep = None
+        if chaos:
+            try:
+                sweep = chaos_sweep(page)
+            except storage.NotStored:
+                if not stored_only:
+                    raise
+    verdicts = {"Phase I": phase_one_claim(cone, c), "cone (b)": floor_claim(cone, c),
+                "cone (a)": reference_claim(cone, c), "cone": cone_claim(cone, c),
+                "chaos": "not run" if sweep is None else chaos_claim(sweep),
+                "chaos = cone": "not run" if sweep is None else cone_agreement(page, sweep, cone, c).verdict,
+                "linear advantage": linear.advantage.verdict}
+    return SettingClaims(s, setting_name(s), "read from the run store" if stored_only else "computed", verdicts,
+                         cone.setting.regime(c).name, tuple(seeds(page)),
+                         tuple(r.regime(c).transition for r in cone.setting.runs),
+                         None if sweep is None else sweep.transition, linear.advantage)
+
+
+def compare_sentence(own: SettingClaims, other: SettingClaims) -> str:
+    """Two settings' kernel and linear verdicts side by side, in one sentence (the intro page)."""
+    def part(r):
+        if r.regime is None:
+            return f"{r.name}: {r.source}"
+        room = ("" if r.linear is None or r.linear.room is None
+                else f", room at the transition {100 * r.linear.room.value:.1f} points")
+        return (f"{r.name}: cone regime {r.regime}, cone claim {r.verdicts['cone']}, linear advantage "
+                f"{r.verdicts['linear advantage']}{room}")
+    return f"{part(own)}; {part(other)}."
+
+
+def where_claims_hold(page: PageSetup) -> list[SettingClaims]:
+    """The appendix's rows: `setting_claims` for every setting of `grid_settings` (computed, or
+    read from the run store; a setting neither computed nor stored, or whose data is not installed,
+    says so in ``source``). Chaos is computed for the page's own setting, and in ``full`` for the
+    cheap architectures; elsewhere it is read from the store where it is there."""
+    rows = []
+    for i, (s, computed) in enumerate(grid_settings(page)):
+        gp = grid_page(page, s)
+        chaos_here = i == 0 or (page.preset.whole_grid and MODELS[s["arch"]].cheap)
+        try:
+            if computed:
+                row = setting_claims(gp, chaos=chaos_here)
+                if not chaos_here:  # the chaos sweep, where a sweep stored it
+                    row = where_claims_hold_row(gp, row)
+            else:
+                row = setting_claims(gp, chaos=True, stored_only=True)
+        except storage.NotStored:
+            row = SettingClaims(s, setting_name(s), "not computed in this preset, not in the run store",
+                                {k: "not run" for k in SETTING_CLAIMS})
+        except DataUnavailable:
+            row = SettingClaims(s, setting_name(s), f"dataset {s['dataset']!r} not installed",
+                                {k: "not run" for k in SETTING_CLAIMS})
+        rows.append(row)
+    return rows
+
+
+def where_claims_hold_row(page: PageSetup, row: SettingClaims) -> SettingClaims:
+    """``row`` (computed without its chaos sweep) with the chaos claims read from the run store,
+    where a sweep stored them; else ``row``."""
+    try:
+        with storage.stored_only():
+            sweep, cone = chaos_sweep(page), cone_analysis(page)
+    except storage.NotStored:
+        return row
+    verdicts = {**row.verdicts, "chaos": chaos_claim(sweep), "chaos = cone": cone_agreement(page, sweep, cone).verdict}
+    return dataclasses.replace(row, verdicts=verdicts, chaos=sweep.transition)
+
+
+def claims_table(rows: list[SettingClaims]):
+    """The appendix's verdict table (a DataFrame, one row per setting)."""
+    import pandas as pd
+    return pd.DataFrame([{"setting": r.name, **r.verdicts, "source": r.source} for r in rows]).set_index("setting")
+
+
+def measures_table(rows: list[SettingClaims]):
+    """What the verdicts rest on, per setting (a DataFrame): regime, transitions, room."""
+    import pandas as pd
+
+    def chaos(r):
+        if r.chaos is None:
+            return "not run"
+        t = r.chaos
+        return (f"{t.transition} [{t.interval_text()}]" if t.transition is not None else t.name) + f"; drop {t.drop.fmt(1)}"
+
+    def room(r):
+        a = r.linear
+        if a is None or a.room is None:
+            return "n/a"
+        res = "" if a.resolution is None else f" (spread {100 * a.resolution:.2f})"
+        return f"{100 * a.room.value:.2f} [{100 * a.room.lo:.2f}, {100 * a.room.hi:.2f}]{res}"
+
+    return pd.DataFrame([{"setting": r.name, "seeds": len(r.seeds) or "n/a", "cone regime": r.regime or "n/a",
+                          "cone transition per seed": " / ".join("none" if t is None else str(t)
+                                                                 for t in r.cone_transitions) or "n/a",
+                          "chaos transition": chaos(r),
+                          "room at the transition (points)": room(r)} for r in rows
+                         if r.regime is not None]).set_index("setting")
