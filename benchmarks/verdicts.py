@@ -51,7 +51,7 @@ def main() -> None:
     print(table(runs), "\n")
     if not a.no_claims:
         claims = intro.claims(page)
-        print(table([{k: r[k] for k in ("claim", "holds here, raw S", "holds here, centered S")} for r in claims.rows]))
+        print(table([{k: r[k] for k in ("claim", "verdict", "raw S", "estimate [95%]", "test")} for r in claims.rows]))
         tr = claims.chaos.transition
         print(f"\nchaos: t0s {tr.t0s}; median test barrier {[round(m, 4) for m in tr.median]}; range "
               f"{[(round(a, 4), round(b, 4)) for a, b in zip(tr.lo, tr.hi)]}; transition {tr.transition} "

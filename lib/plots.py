@@ -376,7 +376,7 @@ def linear_panels(sweep: LinearSweep, steps: int, axes=None):
             ax.axhspan(min(adv.standard), max(adv.standard), color="grey", alpha=0.25, lw=0,
                        label=f"standard, {len(adv.standard)} seeds")
         if tr is not None:
-            ax.axvline(tr, color="grey", ls=":", lw=1.2, label=f"kernel transition (t = {tr})")
+            ax.axvline(tr, color="grey", ls=":", lw=1.2, label=f"transition point (t = {tr})")
         ax.set_xscale("symlog", linthresh=sw[1] if len(sw) > 1 and sw[1] > 0 else 1)
         ax.set_xlim(0, 1.1 * steps)
         ax.set_xlabel("switch iteration t")

@@ -84,7 +84,9 @@ class ChaosSweep:
     `perturbation.chaos_row` of one t0; labels: "seed s, draw d" per entry of ``draws``; null: the
     unperturbed restart (`perturbation.NullControl`); seed_pairs: `perturbation.compare_endpoints`
     between the endpoints of two training seeds of the setting (the largest difference SGD
-    makes here), with their labels; transition: the `phases.ChaosTransition` of the test barrier.
+    makes here), with their labels; transition: the `phases.ChaosTransition` of the test barrier;
+    compared: {t0: every row at t0} for the first and the last t0, which the chaos test compares, with
+    the preset's ``test_draws`` draws there (the first ``draws`` of them are those of ``draws``).
     """
 
     base: Trajectory
@@ -97,6 +99,7 @@ class ChaosSweep:
     seed_pairs: tuple
     pair_labels: tuple
     transition: phases.ChaosTransition
+    compared: dict
 
     def values(self, key: str) -> np.ndarray:
         """The metric ``key`` of every draw: an array (draws, t0s)."""
@@ -126,9 +129,14 @@ def chaos_sweep(page: PageSetup, t0s=None, size: float = 1e-7, mode: str = "entr
     ends = {s: train(page.with_cfg(seed=s).cfg) for s in pair_seeds}
     seed_pairs = tuple(seed_pair(page, ends[a], ends[b]) for a, b in pairs)
     barriers = [[r["barrier_test"] for r in rows_] for rows_ in draw_rows]
+    more = perturbations(size, mode, perturbation_seed, max(len(ps), page.preset.test_draws))[len(ps):]
+    ends_t0 = sorted({t0s[0], t0s[-1]})
+    extra = chaos_rows(page, cfgs, ends_t0, more, desc="more draws at the compared t0s") if more else {}
+    compared = {t0: tuple(rows[(s, t0, p)] for s, p in keys) + tuple(extra[(s, t0, p)] for s in train_seeds for p in more)
+                for t0 in ends_t0}
     return ChaosSweep(base, t0s, ps, train_seeds, draw_rows, tuple(f"seed {s}, draw {p.seed}" for s, p in keys),
                       null, seed_pairs, tuple(f"seeds {a} and {b}" for a, b in pairs),
-                      phases.chaos_transition(t0s, barriers))
+                      phases.chaos_transition(t0s, barriers), compared)
 
 
 def seed_pair(page: PageSetup, a: Trajectory, b: Trajectory) -> P.Comparison:
@@ -390,8 +398,11 @@ def jobs(page: PageSetup, extra: dict) -> list[list[tuple[str, object, dict]]]:
 
     def t0_extra(s, d):
         return {**extra, "draw": d, **({} if s == own else {"train_seed": s})}
+    compared = sorted({t0s[0], t0s[-1]})
     return [[("base", t0s[0], extra)] + [("seed", s, extra) for s in seeds(page) if s != own],
-            [("t0", t, t0_extra(s, d)) for s in chaos_train_seeds(page) for d in range(draws) for t in t0s]]
+            [("t0", t, t0_extra(s, d)) for s in chaos_train_seeds(page) for d in range(draws) for t in t0s]
+            + [("t0", t, t0_extra(s, d)) for s in chaos_train_seeds(page)
+               for d in range(draws, max(draws, page.preset.test_draws)) for t in compared]]
 
 
 def run_job(page: PageSetup, step: str, value, extra: dict) -> None:

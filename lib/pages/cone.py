@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import phases
-from ..kernels import trajectory_kernels
+import numpy as np
+
+from .. import phases, replicates
+from ..kernels import adjacent_distances, trajectory_kernels
 from ..linearization import switch_config, switch_run
 from ..models import MODELS
 from ..training import train
@@ -140,6 +142,55 @@ def reference_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERE
 def cone_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:
     """The cone effect: the regime over the seeds is a cone (`phases.regime_claim`)."""
     return phases.regime_claim(cone.setting.regime(centered))
+
+
+# ---------------------------------------------------------------- Phase II's start, by one rule
+
+@dataclass(frozen=True)
+class PhaseTwo:
+    """Where Phase II starts, by one stated rule. Per seed, `replicates.transition_point` on its adjacent
+    S (``centered``, one checkpoint spacing dt, plotted against t + dt) in the window, and
+    `replicates.truncation_check` (t* refitted on the window's first half); across seeds
+    `replicates.transition_across_seeds`. t_star: the median of the seeds' t* (where a seed finds none:
+    ``replicates.PHASE2_FALLBACK`` of T), snapped to a checkpoint: every Phase-II statistic starts there.
+    seed_t: each seed's own t* snapped (the setting's where its own is not found); series: per seed the
+    (t, adjacent S) it was fitted on."""
+
+    seeds: tuple
+    per_seed: tuple
+    truncation: tuple
+    across: replicates.Test
+    t_star: int
+    seed_t: tuple
+    series: tuple
+
+
+def _snap(t: float, its) -> int:
+    return int(min(its, key=lambda c: abs(c - t)))
+
+
+def phase_two(analysis: ConeAnalysis | SettingResult, end: int | None = None,
+              centered: bool = phases.DECIDING_CENTERED) -> PhaseTwo:
+    """The transition point of every seed of a cone analysis (or of a setting judged over its seeds,
+    in the window ending at ``end``) and Phase II's start (see `PhaseTwo`)."""
+    setting = analysis.setting if isinstance(analysis, ConeAnalysis) else analysis
+    end = analysis.end if isinstance(analysis, ConeAnalysis) else (end or window_end(setting.page.cfg))
+    runs = setting.runs
+    its = [t for t in sorted(runs[0].kernels) if t <= end]
+    dt = min(b - a for a, b in zip(its, its[1:]))
+    per, trunc, series = [], [], []
+    for run in runs:
+        k = {t: h for t, h in run.kernels.items() if t <= end}
+        ts, s = adjacent_distances(k, dt, centered)
+        s = np.maximum(np.asarray(s), phases.S_RESOLUTION)
+        x = np.asarray(ts, dtype=float) + dt
+        series.append((tuple(ts), tuple(s.tolist())))
+        per.append(replicates.transition_point(x, s))
+        trunc.append(replicates.truncation_check(x, s))
+    across = replicates.transition_across_seeds(per)
+    t_star = _snap(across.details["phase2"] - dt, its)
+    seed_t = tuple(_snap(r.details["t_star"] - dt, its) if r.verdict == "holds" else t_star for r in per)
+    return PhaseTwo(setting.seeds, tuple(per), tuple(trunc), across, t_star, seed_t, tuple(series))
 
 
 # ---------------------------------------------------------------- the page's sweep jobs (python -m lib sweep cone)

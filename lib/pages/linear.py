@@ -12,7 +12,7 @@ from ..data import load_dataset
 from ..linearization import switch_config, switch_run
 from ..training import checkpoint_iterations, train
 from .common import PageSetup, check_grid, seeds, window_end
-from .cone import ConeAnalysis, cone_analysis
+from .cone import ConeAnalysis, PhaseTwo, cone_analysis, phase_two
 
 SWITCH_FIRST = 4  # checkpoint spacings to the first switch point after 0 (100 iterations by default): each
 # switch point is a linearized run from t to T, and the earliest cost the most (the default's cold build)
@@ -43,7 +43,10 @@ class LinearSweep:
     test_loss, ...)}; reference: the last metrics of standard training to T; bn: the BatchNorm
     statistics frozen into the linearized model (those of the kernel; "running" without
     BatchNorm); advantage: the `phases.LinearAdvantage` over the preset's seeds, each switched at
-    the first switch point at or after its own kernel transition and at the last one before T.
+    the checkpoint of its own transition point (`cone.PhaseTwo.seed_t`) and at the last switch point
+    before T; per_seed: for each seed, the last metrics (test_acc, test_loss, ...) of standard
+    training ("standard") and of the runs switched there ("at") and at the last switch point
+    ("late"), with the seed and its switch point.
     """
 
     switch: list
@@ -52,6 +55,7 @@ class LinearSweep:
     reference: dict
     bn: str
     advantage: phases.LinearAdvantage
+    per_seed: tuple
 
     def acc(self, t: int) -> float:
         """Test accuracy at T of the page's seed switched at ``t``."""
@@ -59,13 +63,16 @@ class LinearSweep:
 
 
 def linear_sweep(page: PageSetup, switch=None, cone: ConeAnalysis | None = None,
-                 centered: bool = phases.DECIDING_CENTERED, judged_only: bool = False) -> LinearSweep:
+                 centered: bool = phases.DECIDING_CENTERED, judged_only: bool = False,
+                 phase2: PhaseTwo | None = None) -> LinearSweep:
     """θ_std→lin(T; t) for every switch point of the page's seed, the standard run's endpoint, and the
-    linear advantage judged over the preset's seeds (their transitions from ``cone``, the page's
-    `cone_analysis` by default). ``judged_only``: the page's seed too is switched only where the
-    verdict looks (its transition's switch point, the last one before T, and T)."""
+    linear advantage over the preset's seeds, each switched at its own transition point (``phase2``,
+    `cone.phase_two` of ``cone``, the page's `cone_analysis` by default). ``judged_only``: the page's
+    seed too is switched only where the verdict looks (its transition point, the last switch point
+    before T, and T)."""
     switch = switch_grid(page, switch)
     cone = cone_analysis(page) if cone is None else cone
+    phase2 = phase_two(cone, centered=centered) if phase2 is None else phase2
     cfg = page.cfg
     inner = [t for t in switch if t < cfg.steps]
     late = inner[-1] if inner else None
@@ -74,28 +81,31 @@ def linear_sweep(page: PageSetup, switch=None, cone: ConeAnalysis | None = None,
         return switch_run(switch_config(c, t, bn=page.kernel.bn))
 
     if judged_only:
-        tr = cone.setting.runs[0].regime(centered).transition
-        at = next((t for t in inner if tr is not None and t >= tr), None)
-        switch = sorted({t for t in (at, late, cfg.steps) if t is not None})
+        switch = sorted({t for t in (phase2.seed_t[0], late, cfg.steps) if t is not None})
     runs = {t: sw(cfg, t) for t in tqdm(switch, desc="switch points")}
     bn = switch_config(cfg, 0, bn=page.kernel.bn).bn
     per = dict(seeds=[], transitions=[], at=[], standard=[], linear_at=[], linear_late=[])
-    for s, run in zip(seeds(page), cone.setting.runs):
+    per_seed = []
+    for s, at in zip(seeds(page), phase2.seed_t):
         c = page.with_cfg(seed=s).cfg
-        tr = run.regime(centered).transition
-        at = next((t for t in inner if tr is not None and t >= tr), None)
-        acc = (lambda t: runs[t].metrics[-1]["test_acc"]) if s == cfg.seed else \
-            (lambda t: sw(c, t).metrics[-1]["test_acc"])
+        at = at if at < cfg.steps else None
+
+        def final(t, s=s, c=c):
+            return (runs[t] if s == cfg.seed and t in runs else sw(c, t)).metrics[-1]
+        standard = train(c).metrics[-1]
+        m_at, m_late = (None if at is None else final(at)), (None if late is None else final(late))
         per["seeds"].append(s)
-        per["transitions"].append(tr)
+        per["transitions"].append(at)
         per["at"].append(at)
-        per["standard"].append(train(c).metrics[-1]["test_acc"])
-        per["linear_at"].append(None if at is None else acc(at))
-        per["linear_late"].append(None if late is None else acc(late))
+        per["standard"].append(standard["test_acc"])
+        per["linear_at"].append(None if m_at is None else m_at["test_acc"])
+        per["linear_late"].append(None if m_late is None else m_late["test_acc"])
+        per_seed.append(dict(seed=s, switch=at, standard=standard, at=m_at, late=m_late))
     n_test = cfg.eval_n or len(load_dataset(cfg.dataset).y_test)
     advantage = phases.linear_advantage(late=late, n_test=n_test, **per)
     base = train(cfg)
-    return LinearSweep(switch, runs, {t: r.metrics[-1] for t, r in runs.items()}, base.metrics[-1], bn, advantage)
+    return LinearSweep(switch, runs, {t: r.metrics[-1] for t, r in runs.items()}, base.metrics[-1], bn, advantage,
+                       tuple(per_seed))
 
 
 def bn_sentence(bn: str) -> str:
@@ -121,7 +131,7 @@ def linear_table(adv: phases.LinearAdvantage):
     def pct(v):
         return "n/a" if v is None else f"{100 * v:.2f}%"
 
-    rows = [{"seed": s, "kernel transition": "none" if tr is None else tr, "switch at": "n/a" if a is None else a,
+    rows = [{"seed": s, "transition point (checkpoint)": "none" if tr is None else tr, "switch at": "n/a" if a is None else a,
              "standard (T)": pct(st), "switched at transition": pct(la),
              "room (points)": "n/a" if la is None else f"{100 * (st - la):.2f}",
              f"switched at t = {adv.late}": pct(ll)}

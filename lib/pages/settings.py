@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from .. import phases, storage
 from ..data import DataUnavailable
 from ..models import MODELS
-from .chaos import chaos_claim, chaos_sweep, cone_agreement
+from . import verdicts as V
+from .chaos import chaos_sweep, cone_agreement
 from .common import PageSetup, Preset, arch_fields, seeds
-from .cone import cone_analysis, cone_claim, floor_claim, phase_one_claim, reference_claim
+from .cone import cone_analysis, phase_two
 from .linear import linear_sweep
 
 # The grid of settings measured (the appendix page; benchmarks/settings.py): each architecture at
@@ -21,7 +22,7 @@ from .linear import linear_sweep
 SETTINGS_GRID = tuple(dict(arch=a, width=w, momentum=m, dataset=d)
                       for a, w in (("lenet5", None), ("resnet20", 4), ("resnet20", 8))
                       for m in (0.0, 0.9) for d in ("mnist5k", "fashion-mnist"))
-SETTING_CLAIMS = ("Phase I", "cone (b)", "cone (a)", "cone", "chaos", "chaos = cone", "linear advantage")
+SETTING_CLAIMS = ("Phase I drop", "transition", "cone", "chaos", "chaos = cone", "linear advantage", "linear trend")
 
 
 def grid_sentence(preset: Preset) -> str:
@@ -69,8 +70,9 @@ class SettingClaims:
 
     setting: the grid entry; name: it in words; source: "computed", "read from the run store",
     or why it is missing; verdicts: {claim of ``SETTING_CLAIMS``: holds / fails / inconclusive /
-    "not run"}; regime: the cone regime over the seeds (centered S); seeds: training seeds judged;
-    cone_transitions: each seed's change point; chaos: the `phases.ChaosTransition` (None if not
+    "not run"}, each judged across replicates (`lib.pages.verdicts`, centered S); regime: the
+    saturation regime of the kernel's motion over the seeds; seeds: training seeds judged;
+    cone_transitions: each seed's transition point (its checkpoint; the setting's t* where the seed has none); chaos: the `phases.ChaosTransition` (None if not
     run); linear: the `phases.LinearAdvantage` (None if not run).
     """
 
@@ -105,7 +107,8 @@ def setting_claims(page: PageSetup, chaos: bool = True, stored_only: bool = Fals
     s = dict(arch=page.cfg.arch, width=page.cfg.width, momentum=page.cfg.momentum, dataset=page.cfg.dataset)
     with storage.stored_only() if stored_only else contextlib.nullcontext():
         cone = cone_analysis(page)
-        linear = linear_sweep(page, cone=cone, judged_only=True)
+        p2 = phase_two(cone, centered=c)
+        linear = linear_sweep(page, cone=cone, judged_only=True, phase2=p2)
         sweep = None
         if chaos:
             try:
@@ -113,14 +116,13 @@ def setting_claims(page: PageSetup, chaos: bool = True, stored_only: bool = Fals
             except storage.NotStored:
                 if not stored_only:
                     raise
-    verdicts = {"Phase I": phase_one_claim(cone, c), "cone (b)": floor_claim(cone, c),
-                "cone (a)": reference_claim(cone, c), "cone": cone_claim(cone, c),
-                "chaos": "not run" if sweep is None else chaos_claim(sweep),
+    sat = V.cone(cone.setting, p2, cone.end, c)[0]
+    verdicts = {"Phase I drop": V.drop(cone.setting, p2, cone.end, c).verdict, "transition": p2.across.verdict,
+                "cone": sat.verdict, "chaos": "not run" if sweep is None else V.chaos(sweep).verdict,
                 "chaos = cone": "not run" if sweep is None else cone_agreement(page, sweep, cone, c).verdict,
-                "linear advantage": linear.advantage.verdict}
+                "linear advantage": V.linear_cost(linear).verdict, "linear trend": V.linear_trend(linear).verdict}
     return SettingClaims(s, setting_name(s), "read from the run store" if stored_only else "computed", verdicts,
-                         cone.setting.regime(c).name, tuple(seeds(page)),
-                         tuple(r.regime(c).transition for r in cone.setting.runs),
+                         sat.details.get("regime", "one seed"), tuple(seeds(page)), p2.seed_t,
                          None if sweep is None else sweep.transition, linear.advantage)
 
 
@@ -170,7 +172,7 @@ def where_claims_hold_row(page: PageSetup, row: SettingClaims) -> SettingClaims:
             sweep, cone = chaos_sweep(page), cone_analysis(page)
     except storage.NotStored:
         return row
-    verdicts = {**row.verdicts, "chaos": chaos_claim(sweep), "chaos = cone": cone_agreement(page, sweep, cone).verdict}
+    verdicts = {**row.verdicts, "chaos": V.chaos(sweep).verdict, "chaos = cone": cone_agreement(page, sweep, cone).verdict}
     return dataclasses.replace(row, verdicts=verdicts, chaos=sweep.transition)
 
 

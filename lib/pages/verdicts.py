@@ -1,0 +1,199 @@
+"""The papers' claims judged by tests across replicates (training seeds; perturbation draws for
+chaos), each a `replicates.Test`: the statistic per replicate, its across-replicate estimate with a
+95% interval, the test, n, p and the verdict. The intro's table and the pages read them from here.
+
+- Phase I, the drop (`drop`): early over late adjacent S per seed, late measured in Phase II
+  ([t*, T], `cone.phase_two`), `replicates.drop_test` across seeds.
+- Phase I, a transition point (`cone.PhaseTwo.across`): a power law meeting a floor against one power
+  law per seed, Fisher's combined p, and t* refitted on half the window (`truncation`).
+- The cone, as saturation (`cone`): D(L), the mean S between Phase-II kernels L apart, per seed
+  (`lib.saturation`), across seeds `saturation.across_seeds`; a cone saturates inside the window.
+- Chaos (`chaos`): barriers at the first and the last t0 by `replicates.chaos_test`.
+- The linear advantage (`linear_cost`, `linear_trend`): per seed standard minus switched at its own
+  transition point, a paired test across seeds; the trend, switched late minus switched at t*.
+- Not universal (`counterexample`): the counterexample's kernel motion judged like the cone's.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import phases, replicates, saturation
+from ..kernels import adjacent_distances
+from ..phases import Estimate
+from .chaos import ChaosSweep
+from .common import window_end
+from .cone import PhaseTwo, phase_two
+from .judging import SettingResult
+from .linear import LinearSweep
+
+EARLY_CHECKPOINTS = 3  # the early level of the drop: the median adjacent S of the first checkpoints
+LINEAR_N_TEST = 1000  # test examples per seed in the linear test's surrogates (MNIST-5k's test set: 1,000)
+SATURATION_VERDICT = {"cone": "holds", "drifting": "fails", "lazy": "fails", "unsaturated": "inconclusive"}
+
+
+def _undecided(statistic: str, values, test: str, why: str) -> replicates.Test:
+    return replicates.Test(statistic, tuple(values), None, test, len(values), None, "inconclusive", why)
+
+
+def _adjacent(run, dt: int, end: int, centered: bool):
+    k = {t: h for t, h in run.kernels.items() if t <= end}
+    ts, s = adjacent_distances(k, dt, centered)
+    return np.asarray(ts), np.asarray(s)
+
+
+def drop(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
+    """Phase I drops: per seed the median adjacent S (one checkpoint spacing) of the first
+    ``EARLY_CHECKPOINTS`` checkpoints over its median in Phase II [t*, end], against each seed's
+    noise floor (`replicates.drop_test`)."""
+    dt = phase2.series[0][0][1] - phase2.series[0][0][0]
+    early, late, noise = [], [], []
+    for run in setting.runs:
+        ts, s = _adjacent(run, dt, end, centered)
+        early.append(float(np.median(s[:EARLY_CHECKPOINTS])))
+        late.append(float(np.median(s[ts >= phase2.t_star])))
+        noise.append(run.regime(centered).noise)
+    return replicates.drop_test(early, late, noise)
+
+
+def cone(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = phases.DECIDING_CENTERED):
+    """The cone as saturation: per seed `saturation.judge` of its Phase-II kernels [t*, end] against its
+    noise floor, across seeds `saturation.across_seeds`. Returns (the `replicates.Test`, the per-seed
+    `saturation.Saturation`s)."""
+    per = [saturation.judge({t: h for t, h in r.kernels.items() if t <= end}, phase2.t_star, end, centered,
+                            noise=r.regime(centered).noise, seed=i) for i, r in enumerate(setting.runs)]
+    if len(per) < 2:
+        return _undecided("long-lag exponent of D(L)", [p.exponent.value for p in per], "across seeds",
+                          f"one seed: its D(L) says {per[0].name} ({per[0].reason}); no test across seeds"), tuple(per)
+    v = saturation.across_seeds(per)
+    if v.verdict == "lazy" or not v.exponents:
+        est, p = None, None
+    else:
+        est, p = v.exponent, (v.p_cone if v.verdict == "cone" else v.p_drift)
+    ell = [math.exp(x) for x in v.log_corr_times]
+    why = (f"D(L) across {v.n} seeds: {v.verdict} (per seed: {', '.join(v.names)}); long-lag exponent "
+           + ("n/a" if est is None else est.fmt(2))
+           + (f", correlation time / longest lag {np.median(ell):.2g} (median)" if ell else "")
+           + (f"; p(drifting) = {v.p_drift:.3g}, p(cone) = {v.p_cone:.3g}" if est is not None else "")
+           + f"; a power law fits D(L) better than the saturating curve (AIC) in {sum(x.delta_aic < 0 for x in per)}"
+             f" of {len(per)} seeds, so D may still be rising slowly past the correlation time")
+    return replicates.Test("long-lag exponent of D(L)", v.exponents, est, v.test, v.n, p,
+                           SATURATION_VERDICT[v.verdict], why, details={"regime": v.verdict, "seed": v}), tuple(per)
+
+
+def chaos(sweep: ChaosSweep) -> replicates.Test:
+    """Early perturbations end elsewhere, late ones do not: the test barriers of every draw at the first
+    and the last t0 (`replicates.chaos_test`), against the median barrier between two training seeds."""
+    first, last = min(sweep.compared), max(sweep.compared)
+    early = [r["barrier_test"] for r in sweep.compared[first]]
+    late = [r["barrier_test"] for r in sweep.compared[last]]
+    pair = sweep.reference("barrier_test")
+    if not sweep.null.identical:
+        return _undecided("test barrier", early, "null control",
+                          "the unperturbed restart is not bitwise identical: nondeterminism, not chaos, would be measured")
+    if not pair or not np.median(pair) > 0:
+        return _undecided("test barrier", early + late, "Mann-Whitney U and Fisher's exact",
+                          "no barrier between two training seeds to scale 'another basin' by (one seed)")
+    return replicates.chaos_test(early, late, float(np.median(pair)))
+
+
+def _per_seed(linear: LinearSweep, a: str, b: str, key: str) -> list[float]:
+    return [d[a][key] - d[b][key] for d in linear.per_seed if d[a] is not None and d[b] is not None]
+
+
+def linear_cost(linear: LinearSweep) -> replicates.Test:
+    """Phase II is not lazy: per seed the test accuracy of standard training minus that of the run
+    switched to linearized training at its own transition point, a paired test across seeds."""
+    d = _per_seed(linear, "standard", "at", "test_acc")
+    if len(d) < 2:
+        return _undecided("standard - switched accuracy", d, "paired across seeds", "fewer than two seeds switched")
+    return replicates.linear_across_seeds(d)
+
+
+def linear_trend(linear: LinearSweep) -> replicates.Test:
+    """Fig 2's trend: switching later ends better. Per seed the accuracy switched at the last switch point
+    minus switched at its transition point, a paired test across seeds (its loss difference beside it)."""
+    d = _per_seed(linear, "late", "at", "test_acc")
+    if len(d) < 2:
+        return _undecided("late - transition accuracy", d, "paired across seeds", "fewer than two seeds switched")
+    t = replicates.linear_across_seeds(d)
+    loss = _per_seed(linear, "at", "late", "test_loss")
+    lo = Estimate(float(np.mean(loss)), float(np.min(loss)), float(np.max(loss)))
+    return replicates.Test("late - transition accuracy", t.values, t.estimate, t.test, t.n, t.p, t.verdict,
+                           t.reason.replace("switching to the linearized model costs accuracy",
+                                            "switching later ends more accurate")
+                           + f"; test loss lower by {lo.fmt(3)} (mean [min, max])", details={"loss": lo})
+
+
+def counterexample(setting: SettingResult, centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
+    """A setting where the kernel keeps moving: its Phase-II motion judged like the cone's; the claim
+    holds where it is drifting, fails where it is a cone or lazy."""
+    p2 = phase_two(setting, centered=centered)
+    test, _ = cone(setting, p2, window_end(setting.page.cfg), centered)
+    regime = test.details.get("regime")
+    verdict = {"drifting": "holds", "cone": "fails", "lazy": "fails"}.get(regime, "inconclusive")
+    return replicates.Test(test.statistic, test.values, test.estimate, test.test, test.n, test.p, verdict,
+                           test.reason, details=test.details)
+
+
+# ---------------------------------------------------------------- each test's false-decision rate and power
+
+def _rate_text(e: Estimate) -> str:
+    return f"{e.value:.2f} [{e.lo:.2f}, {e.hi:.2f}]"
+
+
+def calibration(setting: SettingResult, phase2: PhaseTwo, end: int, n_rep: int, drop_test: replicates.Test,
+                chaos_sweep: ChaosSweep | None = None, linear: LinearSweep | None = None,
+                centered: bool = phases.DECIDING_CENTERED) -> list[dict]:
+    """Each test's false-decision rate and power at this setting's replicate counts, on surrogates whose
+    answer is known, ``n_rep`` data sets each (one row per test and surrogate):
+
+    - the cone test on this setting's own Phase-II kernels: time-shuffled (bounded: cone), a random walk
+      of their increments (drifting), planted bounded motion (`saturation.calibrate`);
+    - the drop test: log ratios at the claim's boundary (null) and at the measured effect, with the
+      measured spread across seeds (`replicates.drop_samplers`);
+    - the chaos test: log-normal barriers with the measured medians and spreads (`replicates.chaos_samplers`);
+    - the linear test: correlated correctness with the measured accuracy, cost and spread
+      (`replicates.linear_samplers`).
+    """
+    kernels_list = [{t: h for t, h in r.kernels.items() if t <= end} for r in setting.runs]
+    n = len(kernels_list)
+    rows = []
+    for c in saturation.calibrate(kernels_list, phase2.t_star, n_seeds=n, n_rep=n_rep, centered=centered):
+        rows.append({"test": "cone (saturation of D(L))", "surrogate": c.surrogate, "known answer": c.expected,
+                     "replicates": n, "data sets": c.n_rep,
+                     "false decision": _rate_text(replicates._rate(round(c.false_rate * c.n_rep), c.n_rep)),
+                     "right decision": _rate_text(replicates._rate(round(c.power * c.n_rep), c.n_rep))})
+    if n >= 2:
+        logr = np.log(np.asarray(drop_test.values))
+        sd = float(np.std(logr, ddof=1)) if np.ptp(logr) > 0 else 0.1
+        cal = replicates.size_and_power(replicates.drop_test, *replicates.drop_samplers(
+            n, effect=float(np.exp(logr.mean())), sd=sd), n_rep=n_rep)
+        rows.append(_size_row("Phase I drop", f"ratio {replicates.DROP_FACTOR:g}x (null) / measured "
+                              f"{np.exp(logr.mean()):.3g}x (effect)", n, cal))
+    if chaos_sweep is not None and chaos_sweep.reference("barrier_test"):
+        first, last = min(chaos_sweep.compared), max(chaos_sweep.compared)
+        e = np.log(np.maximum([r["barrier_test"] for r in chaos_sweep.compared[first]], phases.BARRIER_RESOLUTION))
+        lt = np.log(np.maximum([r["barrier_test"] for r in chaos_sweep.compared[last]], phases.BARRIER_RESOLUTION))
+        cal = replicates.size_and_power(replicates.chaos_test, *replicates.chaos_samplers(
+            len(e), float(np.exp(np.median(e))), float(np.exp(np.median(lt))), float(np.std(e, ddof=1)) or 0.1,
+            float(np.std(lt, ddof=1)) or 0.1, float(np.median(chaos_sweep.reference("barrier_test")))), n_rep=n_rep)
+        rows.append(_size_row("chaos", "early barriers at late t0 too (null) / measured late barriers (effect)",
+                              len(e), cal))
+    if linear is not None:
+        d = _per_seed(linear, "standard", "at", "test_acc")
+        if len(d) >= 2:
+            acc = float(np.mean([x["standard"]["test_acc"] for x in linear.per_seed]))
+            cal = replicates.size_and_power(replicates.linear_across_seeds, *replicates.linear_samplers(
+                len(d), n_test=LINEAR_N_TEST, acc=min(max(acc, 0.01), 0.99), gap=float(np.mean(d)),
+                sd=float(np.std(d, ddof=1)) if np.ptp(d) > 0 else 0.002), n_rep=n_rep)
+            rows.append(_size_row("linear advantage", f"no cost (null) / measured cost {100 * np.mean(d):.2f} points "
+                                  "(effect)", len(d), cal))
+    return rows
+
+
+def _size_row(test: str, surrogate: str, n: int, cal: replicates.Calibration) -> dict:
+    return {"test": test, "surrogate": surrogate, "known answer": "fails or inconclusive (null) / holds (effect)",
+            "replicates": n, "data sets": cal.n_rep, "false decision": _rate_text(cal.false),
+            "right decision": _rate_text(cal.power)}
