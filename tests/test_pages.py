@@ -128,3 +128,16 @@ def test_too_short_a_run_for_the_cone_fits_names_steps():
     assert common.cone_grids(common.setup(preset="default", steps=150))[0] == [25]
     with pytest.raises(ValueError, match=r"dts has values \[100\]"):  # would leave fewer than 6 pairs in [0, 200]
         common.cone_grids(common.setup(preset="default", steps=200), dts=[25, 100])
+
+
+def test_phase_two_of_a_short_run_is_inconclusive_not_an_error(tmp_path, monkeypatch):
+    """A run with fewer adjacent distances than a transition fit needs gets 'inconclusive' answers and
+    Phase II at the stated fallback (a fraction of T), not an exception."""
+    from lib import replicates
+    monkeypatch.setenv("TWOPHASE_STORE", str(tmp_path / "store"))
+    page = common.setup(preset="smoke", steps=60)  # 6 adjacent distances: the shortest window the cone page takes
+    p2 = cone.phase_two(cone.cone_analysis(page))
+    assert [t.verdict for t in p2.per_seed] == ["inconclusive"] and p2.across.verdict == "inconclusive"
+    assert [t.verdict for t in p2.truncation] == ["inconclusive"]
+    # Phase II from the fallback, PHASE2_FALLBACK of the fitted range (t + dt up to 60), snapped to a checkpoint
+    assert p2.t_star == min(range(0, 61, 10), key=lambda t: abs(t - (replicates.PHASE2_FALLBACK * 60 - 10)))

@@ -29,7 +29,7 @@ def test_cli_sweep_then_page_reads_the_results(tmp_path, monkeypatch):
                            "--switch", *map(str, SWITCH), "--store", str(store)],
                           cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, TWOPHASE_PROGRESS="0"))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "4 done, 0 running, 0 failed, 0 pending" in proc.stdout
+    assert "6 done, 0 running, 0 failed, 0 pending" in proc.stdout  # base, seed 0, 3 switch points, its transition
     # the page, with the same parameters and store, only reads
     monkeypatch.setenv("TWOPHASE_STORE", str(store))
     monkeypatch.setattr(training, "_run", lambda *a, **k: pytest.fail("the page retrained a stored run"))
@@ -49,9 +49,10 @@ def test_cli_sweep_then_page_reads_the_results(tmp_path, monkeypatch):
 def test_resubmitting_a_finished_sweep_submits_nothing(tmp_path):
     store, extra = str(tmp_path / "store"), {"switch": [0, 50]}
     first = sweep.run_sweep("linear", PARAMS, extra, store, poll_s=0.5, out=open(os.devnull, "w"))
-    assert sorted(first["submitted"]) == ["linear-base", "linear-switch-0", "linear-switch-50"]
+    assert sorted(first["submitted"]) == ["linear-base", "linear-seed-0", "linear-switch-0", "linear-switch-50",
+                                          "linear-transition-0"]
     again = sweep.run_sweep("linear", PARAMS, extra, store, poll_s=0.5, out=open(os.devnull, "w"))
-    assert again["submitted"] == [] and len(again["skipped"]) == 3
+    assert again["submitted"] == [] and len(again["skipped"]) == 5
     st = sweep.status("linear", PARAMS, extra, store)
     assert {v["state"] for v in st.values()} == {"done"}
 
@@ -109,9 +110,9 @@ def test_failed_job_is_reported_with_its_log(tmp_path, monkeypatch):
     report = sweep.run_sweep("linear", params, extra, store, poll_s=0.5, out=Out())
     log = Path(report["failed"]["linear-base"])
     assert log.exists() and "DataUnavailable" in log.read_text()
-    assert report["submitted"] == ["linear-base"]  # the next phase waits for the base trajectory
+    assert report["submitted"] == ["linear-base", "linear-seed-0"]  # the next phase waits for the first
     text = "".join(lines)
-    assert "0 done, 0 running, 1 failed, 1 pending" in text and f"FAILED linear-base: see {log}" in text
+    assert "0 done, 0 running, 2 failed, 2 pending" in text and f"FAILED linear-base: see {log}" in text
     assert sweep.status("linear", params, extra, store)["linear-base"]["state"] == "failed"
 
 
@@ -128,7 +129,8 @@ def test_slurm_executor_without_slurm_is_a_one_line_error(tmp_path, monkeypatch,
 
 
 def _linear_jobs():
-    return [j for phase in sweep.expand("linear", PARAMS, {"switch": [0]}) for j in phase]
+    """The base job and the switch job of a linear sweep with one switch point."""
+    return [j for phase in sweep.expand("linear", PARAMS, {"switch": [0]}) for j in phase if j.step in ("base", "switch")]
 
 
 def test_markers_are_json_and_old_markers_still_count(tmp_path):
@@ -279,7 +281,7 @@ def test_a_sweep_never_unpickles_what_lies_in_its_log_folder(tmp_path, monkeypat
 
         def submit(self, task):
             Executor.n += 1
-            ok = task.job.step == "base"
+            ok = task.job.step in ("base", "seed")
             if ok:  # the job "ran": its marker is written
                 sweep.write_marker(store, task.job)
             return Job_(Executor.n, ok, task.job)
@@ -287,7 +289,8 @@ def test_a_sweep_never_unpickles_what_lies_in_its_log_folder(tmp_path, monkeypat
     monkeypatch.setattr(sweep, "make_executor", lambda *a, **k: Executor())
     report = sweep.run_sweep("linear", PARAMS, {"switch": [0]}, str(store), poll_s=0.01, out=open(os.devnull, "w"))
     assert not (tmp_path / "pwned").exists()
-    assert list(report["failed"]) == ["linear-switch-0"]  # the base job wrote its marker, the switch job did not
+    # the first phase's jobs wrote their markers, the second phase's did not
+    assert sorted(report["failed"]) == ["linear-switch-0", "linear-transition-0"]
 
 
 class _Pwn:

@@ -165,6 +165,15 @@ class PhaseTwo:
     series: tuple
 
 
+def _too_short(statistic: str, x, s, half: bool = False) -> replicates.Test:
+    """The inconclusive answer for a series with fewer points than a transition fit needs."""
+    n = int((x <= x[-1] / 2).sum()) if half else len(x)
+    return replicates.Test(statistic, (), None, "not fitted", 1, 1.0, "inconclusive",
+                           f"{n} adjacent distances{' in the first half of the window' if half else ''}, fewer than "
+                           f"the {replicates.MIN_POINTS} a transition fit needs",
+                           details={"t_star": None, "t_range": (float(x[0]), float(x[-1]))})
+
+
 def _snap(t: float, its) -> int:
     return int(min(its, key=lambda c: abs(c - t)))
 
@@ -185,8 +194,10 @@ def phase_two(analysis: ConeAnalysis | SettingResult, end: int | None = None,
         s = np.maximum(np.asarray(s), phases.S_RESOLUTION)
         x = np.asarray(ts, dtype=float) + dt
         series.append((tuple(ts), tuple(s.tolist())))
-        per.append(replicates.transition_point(x, s))
-        trunc.append(replicates.truncation_check(x, s))
+        per.append(replicates.transition_point(x, s) if len(x) >= replicates.MIN_POINTS else
+                   _too_short("likelihood ratio, power law + floor vs power law", x, s))
+        trunc.append(replicates.truncation_check(x, s) if (x <= x[-1] / 2).sum() >= replicates.MIN_POINTS else
+                     _too_short("t* on [0, T/2] / t* on [0, T]", x, s, half=True))
     across = replicates.transition_across_seeds(per)
     t_star = _snap(across.details["phase2"] - dt, its)
     seed_t = tuple(_snap(r.details["t_star"] - dt, its) if r.verdict == "holds" else t_star for r in per)

@@ -11,8 +11,9 @@ from .. import phases
 from ..data import load_dataset
 from ..linearization import switch_config, switch_run
 from ..training import checkpoint_iterations, train
-from .common import PageSetup, check_grid, seeds, window_end
+from .common import PageSetup, check_grid, cone_grids, seeds, window_end
 from .cone import ConeAnalysis, PhaseTwo, cone_analysis, phase_two
+from .judging import judge_run
 
 SWITCH_FIRST = 4  # checkpoint spacings to the first switch point after 0 (100 iterations by default): each
 # switch point is a linearized run from t to T, and the earliest cost the most (the default's cold build)
@@ -146,15 +147,24 @@ SWEEP_OPTIONS = {"switch": dict(type=int, nargs="*", help="switch points")}  # p
 
 
 def jobs(page: PageSetup, extra: dict) -> list[list[tuple[str, object, dict]]]:
-    """The page's work in phases: the standard run, then one linearized run per switch point
-    (``extra``: switch, the switch points; the default grid otherwise)."""
+    """The page's work in phases: the standard run and each seed judged (its kernels and noise floor,
+    from which its transition point comes), then one linearized run per switch point (``extra``:
+    switch, the switch points; the default grid otherwise) and one per seed at its transition point."""
     switch = switch_grid(page, dict(extra).get("switch"))
-    return [[("base", None, {})], [("switch", t, {}) for t in switch]]
+    return [[("base", None, {})] + [("seed", s, {}) for s in seeds(page)],
+            [("switch", t, {}) for t in switch] + [("transition", s, {}) for s in seeds(page)]]
 
 
 def run_job(page: PageSetup, step: str, value, extra: dict) -> None:
     """Compute one job of `jobs` into the run store."""
     if step == "base":
         train(page.cfg)
+    elif step == "seed":
+        judged = page.with_cfg(seed=value)
+        judge_run(judged, train(judged.cfg), "", cone_grids(page)[0])
+    elif step == "transition":
+        at = dict(zip(seeds(page), phase_two(cone_analysis(page)).seed_t))[value]
+        if at < page.cfg.steps:
+            switch_run(switch_config(page.with_cfg(seed=value).cfg, at, bn=page.kernel.bn))
     else:
         switch_run(switch_config(page.cfg, value, bn=page.kernel.bn))
