@@ -98,6 +98,16 @@ def chaos(sweep: ChaosSweep) -> replicates.Test:
     return replicates.chaos_test(early, late, float(np.median(pair)))
 
 
+def amplification(sweep: ChaosSweep) -> dict:
+    """{t0: median [min, max] over draws of ||θ_T - θ'_T|| / ||ε||}: how much the endpoints' distance
+    exceeds the perturbation actually applied (`replicates.amplification`; ||θ_T - θ'_T|| is the relative
+    distance times ||θ_T|| of the base run)."""
+    norm = float(np.sqrt(sum(float((v.double() ** 2).sum()) for v in sweep.base.params(sweep.base.cfg.steps).values())))
+    dist = {t0: [rows[i]["rel_distance"] * norm for rows in sweep.draws] for i, t0 in enumerate(sweep.t0s)}
+    eps = {t0: [rows[i]["perturbation"]["applied_norm"] for rows in sweep.draws] for i, t0 in enumerate(sweep.t0s)}
+    return replicates.amplification(dist, eps)
+
+
 def _per_seed(linear: LinearSweep, a: str, b: str, key: str) -> list[float]:
     return [d[a][key] - d[b][key] for d in linear.per_seed if d[a] is not None and d[b] is not None]
 
