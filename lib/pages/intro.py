@@ -63,6 +63,7 @@ def claims(page: PageSetup) -> Claims:
     setting, end = cone.setting, cone.end
     drop = {c: verdicts.drop(setting, p2[c], end, c) for c in (False, True)}
     sat = {c: verdicts.cone(setting, p2[c], end, c)[0] for c in (False, True)}
+    nar = {c: verdicts.narrow(setting, p2[c], end, c) for c in (False, True)}
     cx = {c: verdicts.counterexample(counter.counterexample, c) for c in (False, True)}
     ctrl = {c: _plain(controls_claim(controls, c), "controls not run for this architecture in this preset"
                       if controls is None else f"lazy control: {controls.lazy.regime(c).name}; real control "
@@ -78,6 +79,8 @@ def claims(page: PageSetup) -> Claims:
             "transition", p2[True].across, p2[False].across, "Fig 1(b); the extended paper's 'transition point'", "cone"),
         row("The cone effect: after the transition the kernel moves inside a bounded region (its motion saturates)",
             "cone", sat[True], sat[False], "Fig 1(a), τ = 2000-8000; Fig 1(c)", "cone"),
+        row("The cone is narrow: the Phase-II kernels spread over a smaller angle than Phase I travelled",
+            "narrow", nar[True], nar[False], "Fig 1(c); extended paper, abstract: 'a narrow cone'", "cone"),
         row("(this book's check) the instrument calls a frozen kernel lazy and a drifting one drifting",
             "controls", ctrl[True], ctrl[False], "(no control shown)", "cone"),
         row("Chaos: a 1e-7 perturbation early ends in another basin, late it does not", "chaos", chaos_t, None,
@@ -93,6 +96,6 @@ def claims(page: PageSetup) -> Claims:
             cx[True], cx[False], f"unnamed setting (Fig 3); here {DRIFT_CONTROL!r}: {COUNTEREXAMPLES[DRIFT_CONTROL]}",
             "counterexample"),
     ]
-    return Claims(rows, {r["short"]: t for r, t in zip(rows, (drop[True], p2[True].across, sat[True], ctrl[True],
+    return Claims(rows, {r["short"]: t for r, t in zip(rows, (drop[True], p2[True].across, sat[True], nar[True], ctrl[True],
                                                               chaos_t, ag[True], cost, trend, cx[True]))},
                   cone, p2[True], controls, counter, chaos, agree[phases.DECIDING_CENTERED], linear)

@@ -8,6 +8,7 @@ chaos), each a `replicates.Test`: the statistic per replicate, its across-replic
   law per seed, Fisher's combined p, and t* refitted on half the window (`truncation`).
 - The cone, as saturation (`cone`): D(L), the mean S between Phase-II kernels L apart, per seed
   (`lib.saturation`), across seeds `saturation.across_seeds`; a cone saturates inside the window.
+- The cone is narrow (`narrow`): the Phase-II angular spread over the Phase-I angle, per seed.
 - Chaos (`chaos`): barriers at the first and the last t0 by `replicates.chaos_test`.
 - The linear advantage (`linear_cost`, `linear_trend`): per seed standard minus switched at its own
   transition point, a paired test across seeds; the trend, switched late minus switched at t*.
@@ -18,9 +19,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import stats
 
 from .. import phases, replicates, saturation
-from ..kernels import adjacent_distances
+from ..kernels import adjacent_distances, kernel_distance, pairwise_distances
 from ..phases import Estimate
 from .chaos import ChaosSweep
 from .common import window_end
@@ -80,6 +82,35 @@ def cone(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = ph
              f" of {len(per)} seeds, so D may still be rising slowly past the correlation time")
     return replicates.Test("long-lag exponent of D(L)", v.exponents, est, v.test, v.n, p,
                            SATURATION_VERDICT[v.verdict], why, details={"regime": v.verdict, "seed": v}), tuple(per)
+
+
+def narrow(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
+    """The cone is narrow: per seed the angular spread of the Phase-II kernels (the largest angle
+    arccos(1 - S) between two of them, [t*, end]) over the angle travelled in Phase I (H(0) to H(t*));
+    across seeds a t interval on the log ratio (scipy.stats.ttest_1samp). holds: the interval lies below
+    0 (the Phase-II cone is narrower than the Phase-I angle); fails: it lies above 0; else inconclusive."""
+    ratios = []
+    for r in setting.runs:
+        its = [t for t in sorted(r.kernels) if t <= end]
+        two = [t for t in its if t >= phase2.t_star]
+        s2 = pairwise_distances([r.kernels[t] for t in two], centered).numpy()
+        spread = float(np.arccos(np.clip(1 - s2.max(), -1, 1)))
+        first = float(np.arccos(np.clip(1 - kernel_distance(r.kernels[its[0]], r.kernels[two[0]], centered), -1, 1)))
+        ratios.append(spread / max(first, 1e-12))
+    logr = np.log(np.maximum(ratios, 1e-12))
+    if len(logr) < 2 or np.ptp(logr) == 0:
+        return _undecided("Phase-II spread / Phase-I angle", ratios, "one-sample t on log ratio",
+                          "fewer than two seeds with a spread to test")
+    res = stats.ttest_1samp(logr, 0.0)
+    ci = res.confidence_interval(phases.LEVEL)
+    est = Estimate(*np.exp([logr.mean(), ci.low, ci.high]).tolist())
+    text = f"Phase-II angular spread / Phase-I angle {est.fmt(2)} (geometric mean over {len(ratios)} seeds)"
+    verdict = "holds" if est.hi < 1 else "fails" if est.lo > 1 else "inconclusive"
+    why = {"holds": "the Phase-II cone is narrower than the angle travelled in Phase I",
+           "fails": "the Phase-II kernels spread wider than the angle travelled in Phase I",
+           "inconclusive": "the interval straddles 1"}[verdict]
+    return replicates.Test("Phase-II spread / Phase-I angle", tuple(ratios), est, "one-sample t on log ratio (two-sided)",
+                           len(ratios), float(res.pvalue), verdict, f"{why}: {text}")
 
 
 def chaos(sweep: ChaosSweep) -> replicates.Test:
