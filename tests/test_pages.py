@@ -141,3 +141,22 @@ def test_phase_two_of_a_short_run_is_inconclusive_not_an_error(tmp_path, monkeyp
     assert [t.verdict for t in p2.truncation] == ["inconclusive"]
     # Phase II from the fallback, PHASE2_FALLBACK of the fitted range (t + dt up to 60), snapped to a checkpoint
     assert p2.t_star == min(range(0, 61, 10), key=lambda t: abs(t - (replicates.PHASE2_FALLBACK * 60 - 10)))
+
+
+def test_linear_tests_are_paired_by_seed():
+    """The linear advantage and Fig 2's trend compare runs of the same seed: a 2-point cost in every seed
+    holds even though the seeds' own accuracies spread by 5 points; no cost does not hold."""
+    from types import SimpleNamespace
+
+    from lib.pages import verdicts
+
+    def sweep(cost, gain):
+        per = [dict(standard={"test_acc": a, "test_loss": 0.1}, at={"test_acc": a - c, "test_loss": 0.2},
+                    late={"test_acc": a - c + g, "test_loss": 0.15})
+               for a, c, g in zip([0.90, 0.92, 0.95, 0.93, 0.91], cost, gain)]
+        return SimpleNamespace(per_seed=tuple(per))
+    paid = sweep([0.02, 0.021, 0.019, 0.02, 0.022], [0.01, 0.012, 0.011, 0.009, 0.01])
+    assert verdicts.linear_cost(paid).verdict == "holds" and verdicts.linear_trend(paid).verdict == "holds"
+    free = sweep([0.001, -0.001, 0.0, 0.0005, -0.0005], [0.0, 0.001, -0.001, 0.0, 0.0005])
+    assert verdicts.linear_cost(free).verdict != "holds" and verdicts.linear_trend(free).verdict != "holds"
+    assert "gain" in verdicts.linear_trend(free).reason

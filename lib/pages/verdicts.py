@@ -161,10 +161,14 @@ def linear_trend(linear: LinearSweep) -> replicates.Test:
     t = replicates.linear_across_seeds(d)
     loss = _per_seed(linear, "at", "late", "test_loss")
     lo = Estimate(float(np.mean(loss)), float(np.min(loss)), float(np.max(loss)))
-    return replicates.Test("late - transition accuracy", t.values, t.estimate, t.test, t.n, t.p, t.verdict,
-                           t.reason.replace("switching to the linearized model costs accuracy",
-                                            "switching later ends more accurate")
-                           + f"; test loss lower by {lo.fmt(3)} (mean [min, max])", details={"loss": lo})
+    e = t.estimate
+    text = (f"switching at the last switch point instead of the transition point gains {100 * e.value:.2f} points "
+            f"[{100 * e.lo:.2f}, {100 * e.hi:.2f}] over {t.n} seeds, p = {t.p:.3g}; test loss lower by {lo.fmt(3)} "
+            "(mean [min, max])")
+    why = {"holds": "switching later ends more accurate", "fails": "switching later gains nothing that matters",
+           "inconclusive": "the gain is not significant"}[t.verdict]
+    return replicates.Test("late - transition accuracy", t.values, e, t.test, t.n, t.p, t.verdict, f"{why}: {text}",
+                           details={"loss": lo})
 
 
 def counterexample(setting: SettingResult, centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
