@@ -317,25 +317,6 @@ def setting_regime(regimes) -> SettingRegime:
     return SettingRegime(names.pop() if len(names) == 1 else "inconclusive", regimes)
 
 
-def below_threshold(estimates, threshold: float) -> str:
-    """A claim "this statistic is below ``threshold``" over several runs (seeds): ``holds`` if every
-    interval lies below it, ``fails`` if every interval lies above it, else ``inconclusive``."""
-    estimates = [e for e in estimates if e is not None]
-    if estimates and all(e.below(threshold) for e in estimates):
-        return "holds"
-    if estimates and all(e.above(threshold) for e in estimates):
-        return "fails"
-    return "inconclusive"
-
-
-def regime_claim(setting: SettingRegime, holds=("cone",)) -> str:
-    """A claim "the setting's regime is one of ``holds``": ``holds``, ``fails`` where the seeds agree
-    on another regime, ``inconclusive`` where they do not agree."""
-    if setting.name in holds:
-        return "holds"
-    return "inconclusive" if setting.name == "inconclusive" else "fails"
-
-
 # ---------------------------------------------------------------- the chaos transition, and where the cone begins
 
 CHAOS_FRACTION = 0.1  # the chaos has ended once the median test barrier stays below this fraction of its first value

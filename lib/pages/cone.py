@@ -1,7 +1,7 @@
 """The cone page: the workshop paper's Fig 1 judged. The page's run and the preset's seeds
 (`cone_analysis`), the instrument's controls (`cone_controls`: a lazy one, the linearized run,
-and a real one whose kernel keeps moving) and the claims read from them (Phase I, cone (a), cone
-(b), the cone effect, the controls check) with the sentences the page glues."""
+and a real one whose kernel keeps moving) with the controls check and the sentences the page glues,
+and where Phase II starts (`phase_two`), from which `lib.pages.verdicts` judges the claims."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -110,38 +110,6 @@ def controls_sentence(page: PageSetup, controls: Controls | None) -> str:
             f"({real.regime().reason}; raw: {real.raw.name}). The check on the controls "
             f"{controls_claim(controls)} (it fails only on a wrong answer: a lazy control not called lazy, or a "
             f"real control called {' or '.join(WRONG_FOR_DRIFT)}). Real control: {controls.real_page.setting}.")
-
-
-def _transition_claim(regimes) -> str:
-    found = [r.transition is not None for r in regimes]
-    return "holds" if all(found) else ("fails" if not any(found) else "inconclusive")
-
-
-def phase_one_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:
-    """Phase I then a floor: holds if every seed has a change point, fails if none has."""
-    return _transition_claim([r.regime(centered) for r in cone.setting.runs])
-
-
-def _after_transition(cone, centered, verdict) -> str:
-    """Claims about Phase II presuppose a transition in every seed; without one, inconclusive."""
-    return verdict if phase_one_claim(cone, centered) == "holds" else "inconclusive"
-
-
-def floor_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:
-    """Cone (b), a floor shared by every dt: every seed's floor slope below ``phases.FLOOR_SLOPE_MAX``."""
-    return _after_transition(cone, centered, phases.below_threshold(
-        [r.regime(centered).floor_slope for r in cone.setting.runs], phases.FLOOR_SLOPE_MAX))
-
-
-def reference_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:
-    """Cone (a), S(t, τ) levels off: every seed's growth exponent below ``phases.REF_GROWTH_MAX``."""
-    return _after_transition(cone, centered, phases.below_threshold(
-        [r.regime(centered).ref_growth_pooled for r in cone.setting.runs], phases.REF_GROWTH_MAX))
-
-
-def cone_claim(cone: ConeAnalysis, centered: bool = phases.DECIDING_CENTERED) -> str:
-    """The cone effect: the regime over the seeds is a cone (`phases.regime_claim`)."""
-    return phases.regime_claim(cone.setting.regime(centered))
 
 
 # ---------------------------------------------------------------- Phase II's start, by one rule
