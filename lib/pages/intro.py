@@ -61,7 +61,7 @@ def claims(page: PageSetup) -> Claims:
     agree = {c: cone_agreement(page, chaos, cone, c) for c in (False, True)}
     linear = linear_sweep(page, cone=cone, phase2=p2[True])
     setting, end = cone.setting, cone.end
-    drop = {c: verdicts.drop(setting, p2[c], end, c) for c in (False, True)}
+    drop = {c: verdicts.drop(setting, p2[c], c) for c in (False, True)}
     sat = {c: verdicts.cone(setting, p2[c], end, c)[0] for c in (False, True)}
     nar = {c: verdicts.narrow(setting, p2[c], end, c) for c in (False, True)}
     cx = {c: verdicts.counterexample(counter.counterexample, c) for c in (False, True)}

@@ -117,7 +117,7 @@ def setting_claims(page: PageSetup, chaos: bool = True, stored_only: bool = Fals
                 if not stored_only:
                     raise
     sat = V.cone(cone.setting, p2, cone.end, c)[0]
-    verdicts = {"Phase I drop": V.drop(cone.setting, p2, cone.end, c).verdict, "transition": p2.across.verdict,
+    verdicts = {"Phase I drop": V.drop(cone.setting, p2, c).verdict, "transition": p2.across.verdict,
                 "cone": sat.verdict, "chaos": "not run" if sweep is None else V.chaos(sweep).verdict,
                 "chaos = cone": "not run" if sweep is None else cone_agreement(page, sweep, cone, c).verdict,
                 "linear advantage": V.linear_cost(linear).verdict, "linear trend": V.linear_trend(linear).verdict}

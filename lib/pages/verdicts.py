@@ -22,7 +22,7 @@ import numpy as np
 from scipy import stats
 
 from .. import phases, replicates, saturation
-from ..kernels import adjacent_distances, kernel_distance, pairwise_distances
+from ..kernels import kernel_distance, pairwise_distances
 from ..phases import Estimate
 from .chaos import ChaosSweep
 from .common import window_end
@@ -39,20 +39,13 @@ def _undecided(statistic: str, values, test: str, why: str) -> replicates.Test:
     return replicates.Test(statistic, tuple(values), None, test, len(values), None, "inconclusive", why)
 
 
-def _adjacent(run, dt: int, end: int, centered: bool):
-    k = {t: h for t, h in run.kernels.items() if t <= end}
-    ts, s = adjacent_distances(k, dt, centered)
-    return np.asarray(ts), np.asarray(s)
-
-
-def drop(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
-    """Phase I drops: per seed the median adjacent S (one checkpoint spacing) of the first
-    ``EARLY_CHECKPOINTS`` checkpoints over its median in Phase II [t*, end], against each seed's
-    noise floor (`replicates.drop_test`)."""
-    dt = phase2.series[0][0][1] - phase2.series[0][0][0]
+def drop(setting: SettingResult, phase2: PhaseTwo, centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
+    """Phase I drops: per seed the median adjacent S (one checkpoint spacing, the series ``phase2`` was
+    fitted on: compute it with the same ``centered``) of the first ``EARLY_CHECKPOINTS`` checkpoints
+    over its median in Phase II [t*, end], against each seed's noise floor (`replicates.drop_test`)."""
     early, late, noise = [], [], []
-    for run in setting.runs:
-        ts, s = _adjacent(run, dt, end, centered)
+    for run, (ts, s) in zip(setting.runs, phase2.series):
+        ts, s = np.asarray(ts), np.asarray(s)
         early.append(float(np.median(s[:EARLY_CHECKPOINTS])))
         late.append(float(np.median(s[ts >= phase2.t_star])))
         noise.append(run.regime(centered).noise)
