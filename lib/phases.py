@@ -1,48 +1,46 @@
-"""A regime classifier for a series of kernels {iteration: H}: cone, lazy, drifting, no-transition
-or inconclusive, each decision with the statistic it used and a confidence interval.
+"""A regime classifier for a series of kernels {iteration: H}: cone, lazy, drifting, unsaturated,
+no-transition or inconclusive, each decision with the statistic it used and a confidence interval.
 
-The papers' claim (Phase II, the cone effect) is told apart from its two rivals: the *lazy*
-regime of Fort et al. (after the transition the kernel stops moving) and a kernel that keeps
-*drifting* away. All statistics are computed in the analysis window [first iteration,
+The papers' claim (Phase II, the cone effect: the kernel keeps moving inside a bounded region) is
+told apart from its rivals: the *lazy* regime of Fort et al. (after the transition the kernel stops
+moving), a kernel that keeps *drifting* away, and a motion whose bound, if any, lies beyond the
+window (*unsaturated*). All statistics are computed in the analysis window [first iteration,
 ``window_end``] (the pages use the constant-learning-rate part of the run).
 
-Statistics (each with a 95% interval, from a moving-block bootstrap over checkpoints where it
-is not an exact profile):
+Phase II starts at ``phase_two`` when it is given (a setting's t*, the median of its seeds'
+transitions), else at the run's own change point, else at ``PHASE2_FALLBACK`` of the window.
 
-- **change point**: log S(t, t+dt_min) against log(t + dt_min) is fitted by one line (a single
-  power law: one smooth regime) and by a line up to a break followed by a constant (a fast phase,
-  then a floor). ``dbic`` is the BIC of the single power law minus that of the broken fit; the
-  transition is the break, its interval the breaks within the profile likelihood's 95% bound
-  (``n log(RSS(b)/RSS_min) <= 3.84``). ``drop`` is the early peak over the fitted floor.
-- **noise ratio**: the late floor of the largest dt (median of the last third of the window)
-  over the *measured* noise floor of the instrument (`lib.kernels.noise_floor`: S between
-  kernels of one checkpoint that differ only in what the measurement chose, for the choices that
-  can differ between the two kernels of an adjacent pair, `lib.kernels.FLOOR_SOURCES`). A kernel
-  frozen after the transition has adjacent distances at the noise.
-- **floor slope**: the slope of log(late floor) against log(dt). For small angles S ≈ angle²/2,
-  so a kernel drifting at constant speed gives slope 2, a random walk slope 1, and a kernel
-  jittering inside a fixed cone slope 0 ("upper-bounded by the same value for every dt").
-- **reference growth**: for references τ placed after the transition, at the fractions
-  ``REF_FRACTIONS`` of the Phase-II window as in the papers (τ = 2000..8000 of T = 10^4; without a
-  change point, of the whole window, the initial kernel excepted), the late
-  growth exponent of S(t, τ): the slope of log S against log(t − τ) over the upper half of the
-  log(t − τ) range up to the window's end (0: levelled off; 0.5: √ growth; 1: random walk; 2:
-  drift). The pooled value is their inverse-variance weighted mean.
+The decision (`_decide`):
 
-Decision (the thresholds are the named constants below; the pages glue them):
+1. **change point**: log S(t, t+dt_min) against log(t + dt_min) is fitted by one line (a single
+   power law: one smooth regime) and by a line up to a break followed by a constant (a fast phase,
+   then a floor). ``dbic`` is the BIC of the single power law minus that of the broken fit; a
+   change point needs ``dbic >= CHANGE_POINT_BIC`` and an early peak ``drop >= DROP_MIN`` times the
+   floor. The transition is the break; its 95% interval comes from a moving-block bootstrap of the
+   broken fit's residuals (the break refitted on every resample), not from a chi-square profile: the
+   break is not a regular parameter and the residuals are correlated.
+2. **saturation** of the Phase-II motion (`lib.saturation`, from every stored pair of Phase-II
+   kernels): lazy (D at the longest lag within ``saturation.LAZY_RATIO`` times the noise floor),
+   drifting (the long-lag exponent's interval above ``saturation.EXPONENT_SPLIT``), cone (the
+   correlation time resolved inside the window) or unsaturated (no plateau resolved).
+3. ``lazy`` needs flat reference curves too: D at the noise with reference curves that keep
+   rising (pooled growth exponent above ``REF_GROWTH_MAX``) is ``inconclusive``; ``drifting``
+   stands with or without a change point; without one the answer is otherwise ``no-transition``
+   (the absence of a change point at that threshold, not proof that none exists); with one it is
+   the saturation's cone or unsaturated.
 
-1. ``lazy`` if the noise ratio's interval lies at or below ``NOISE_RATIO`` and the pooled
-   reference growth's does not lie above ``REF_GROWTH_MAX`` (a frozen kernel's reference curves
-   are flat; adjacent distances at the noise with rising reference curves are ``inconclusive``,
-   as is a noise ratio whose interval straddles ``NOISE_RATIO``).
-2. ``drifting`` if the floor slope's interval lies above ``FLOOR_SLOPE_MAX`` or the pooled
-   reference growth's above ``REF_GROWTH_MAX``.
-3. ``no-transition`` if there is no change point (``dbic < CHANGE_POINT_BIC`` or ``drop <
-   DROP_MIN``): without a fast phase and a floor there are no two phases, whatever the kernel does
-   later (short of drifting decisively). This is the absence of a change point at that threshold,
-   not proof that none exists: a short or noisy series gets it too.
-4. ``cone`` if there is a change point and both intervals lie below their thresholds.
-5. ``inconclusive`` otherwise: the evidence cannot decide.
+Reported beside the decision, not in it (each with a 95% moving-block bootstrap interval over
+checkpoints, blocks at least as long as the largest dt so that overlapping pairs stay together):
+
+- **late floors**: the median of S(t, t+dt) per dt over the Phase-II checkpoints, and the
+  **noise ratio**, the floor of the largest dt over the measured noise floor of the instrument
+  (`lib.kernels.noise_floor`);
+- **floor slope**: d log(floor) / d log(dt) (small angles: S ≈ angle²/2, so constant drift gives 2,
+  a random walk 1, motion inside a fixed cone 0 once dt exceeds its correlation time);
+- **reference growth**: for references τ at the fractions ``REF_FRACTIONS`` of the Phase-II window
+  (as in the papers: τ = 2000..8000 of T = 10^4), the late growth exponent of S(t, τ) over the upper
+  half of the log(t − τ) range; the pooled value is their inverse-variance weighted mean, its
+  bootstrap resampling the same checkpoints for every τ (the curves share kernels).
 """
 from __future__ import annotations
 
@@ -50,42 +48,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import saturation
+from .estimate import LEVEL, S_RESOLUTION, Estimate
 from .kernels import adjacent_distances, reference_distances
 
-REGIMES = ("cone", "lazy", "drifting", "no-transition", "inconclusive")
+REGIMES = ("cone", "lazy", "drifting", "unsaturated", "no-transition", "inconclusive")
 
 CHANGE_POINT_BIC = 10.0  # BIC difference for "a fast phase, then a floor" over one power law ("very strong")
 DROP_MIN = 3.0  # early peak over the floor for the change point to be a fast first phase
-NOISE_RATIO = 3.0  # late floor / noise floor at or below which the kernel counts as frozen
-FLOOR_SLOPE_MAX = 0.5  # d log floor / d log dt: 0 shared floor (cone), 1 random walk, 2 constant drift
+NOISE_RATIO = 3.0  # late floor / noise floor at or below which the kernel's adjacent motion is at the noise (reported)
+FLOOR_SLOPE_MAX = 0.5  # d log floor / d log dt: 0 shared floor (cone), 1 random walk, 2 constant drift (reported)
 REF_GROWTH_MAX = 0.25  # late d log S(t, τ) / d log(t - τ): 0 levelled off, 0.5 sqrt growth, 1 random walk
 REF_FRACTIONS = (0.0, 0.25, 0.5, 0.75)  # τ at these fractions of the Phase-II window (the papers': 2000..8000 of 10^4)
+PHASE2_FALLBACK = 0.2  # Phase II starts at this fraction of T where no transition is found (the papers' first reference
+# 2000 of T = 10^4)
 # The centered S decides: the sum-of-logits kernel is dominated by its constant component, which
 # compresses raw distances and the statistics computed on them; the raw S (the papers') is judged beside it.
 DECIDING_CENTERED = True
 MIN_PAIRS = 6  # adjacent pairs each dt needs inside the window (the change point and the floors are fits)
-LEVEL = 0.95  # confidence level of every interval
 N_BOOT = 400  # bootstrap resamples
-PROFILE_CHI2 = 3.84  # 95% quantile of chi-square(1): the change point's profile-likelihood interval
-S_RESOLUTION = 1e-12  # smallest S the float64 distance resolves; a measured noise floor below it is raised to it
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A statistic with its confidence interval [lo, hi]."""
-
-    value: float
-    lo: float
-    hi: float
-
-    def below(self, x: float) -> bool:
-        return self.hi < x
-
-    def above(self, x: float) -> bool:
-        return self.lo > x
-
-    def fmt(self, digits: int = 2) -> str:
-        return f"{self.value:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
 
 
 @dataclass(frozen=True)
@@ -94,12 +75,13 @@ class Regime:
 
     name: one of ``REGIMES``; reason: the decision in one sentence; centered: S on C H C;
     window: (first, last) iteration analysed; transition / transition_interval: the change point
-    and its 95% interval (None without one); dbic: BIC(one power law) - BIC(phase then floor);
-    drop: early peak / fitted floor of S(t, t+dt_min); noise: the noise floor used (the measured
-    one, raised to ``S_RESOLUTION``); floor: late
-    median of S(t, t+dt) per dt; noise_ratio: floor of the largest dt / noise; floor_slope:
-    d log floor / d log dt; taus: the references used; ref_growth: late growth exponent per τ;
-    ref_growth_pooled: their mean (None without references).
+    and its 95% bootstrap interval (None without one); dbic: BIC(one power law) - BIC(phase then
+    floor); drop: early peak / fitted floor of S(t, t+dt_min); noise: the noise floor used (the
+    measured one, raised to ``S_RESOLUTION``); floor: Phase-II median of S(t, t+dt) per dt;
+    noise_ratio: floor of the largest dt / noise; floor_slope: d log floor / d log dt; taus: the
+    references used; ref_growth: late growth exponent per τ; ref_growth_pooled: their weighted mean
+    (None without references); phase_two: where Phase II starts; saturation: the
+    `lib.saturation.Saturation` of the Phase-II motion (None where Phase II is too short to fit it).
     """
 
     name: str
@@ -117,6 +99,8 @@ class Regime:
     taus: tuple[int, ...] = ()
     ref_growth: dict[int, Estimate] = field(default_factory=dict)
     ref_growth_pooled: Estimate | None = None
+    phase_two: int = 0
+    saturation: saturation.Saturation | None = None
 
 
 def _ci(value: float, draws) -> Estimate:
@@ -127,25 +111,39 @@ def _ci(value: float, draws) -> Estimate:
     return Estimate(float(value), float(np.quantile(draws, a)), float(np.quantile(draws, 1 - a)))
 
 
-def _block_resamples(n: int, rng: np.random.Generator, n_boot: int = N_BOOT) -> np.ndarray:
-    """Moving-block bootstrap index sets (n_boot, n): blocks of about sqrt(n) consecutive points,
-    so that the correlation between neighbouring checkpoints is kept."""
-    b = max(1, int(round(np.sqrt(n))))
+def _block_resamples(n: int, rng: np.random.Generator, n_boot: int = N_BOOT, block: int | None = None) -> np.ndarray:
+    """Moving-block bootstrap index sets (n_boot, n): blocks of ``block`` (None: about sqrt(n))
+    consecutive points, so that the correlation between neighbouring checkpoints is kept."""
+    b = min(n, max(1, int(round(np.sqrt(n))) if block is None else int(block)))
     starts = rng.integers(0, n - b + 1, size=(n_boot, -(-n // b)))
     return (starts[:, :, None] + np.arange(b)).reshape(n_boot, -1)[:, :n]
 
 
-def _lstsq_rss(x, y) -> float:
-    if len(x) < 2:
-        return float(((y - y.mean()) ** 2).sum())
-    a = np.vstack([np.ones_like(x), x]).T
-    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
-    return float(((y - a @ coef) ** 2).sum())
+def _break_rss(x: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each row of ``ys`` (B, n) and each break k (at least 3 points on either side): the RSS of
+    a line on the first k points plus a constant on the rest (B, K), from running sums; also the
+    breaks and the RSS of one line through all points (B,)."""
+    n = len(x)
+    ks = np.arange(3, n - 2)
+    cx, cxx = np.cumsum(x), np.cumsum(x * x)
+    cy, cyy, cxy = np.cumsum(ys, 1), np.cumsum(ys * ys, 1), np.cumsum(ys * x, 1)
+
+    def line(m, sx, sxx, sy, syy, sxy):
+        vxx, vxy, vyy = sxx - sx * sx / m, sxy - sx * sy / m, syy - sy * sy / m
+        return vyy - vxy * vxy / np.where(vxx > 0, vxx, np.inf)
+
+    rss_line = line(ks, cx[ks - 1], cxx[ks - 1], cy[:, ks - 1], cyy[:, ks - 1], cxy[:, ks - 1])
+    ty, tyy = cy[:, -1:] - cy[:, ks - 1], cyy[:, -1:] - cyy[:, ks - 1]
+    rss_const = tyy - ty * ty / (n - ks)
+    one = line(n, cx[-1], cxx[-1], cy[:, -1], cyy[:, -1], cxy[:, -1])
+    return ks, np.maximum(rss_line + rss_const, 0.0), np.maximum(one, 0.0)
 
 
-def change_point(ts, s, dt: int, eps: float) -> tuple[float, int | None, tuple[int, int] | None, float]:
+def change_point(ts, s, dt: int, eps: float, seed: int = 0,
+                 n_boot: int = N_BOOT) -> tuple[float, int | None, tuple[int, int] | None, float]:
     """(dbic, transition, 95% interval, drop) of log(S + eps) against log(t + dt): one line against a
-    line up to a break followed by a constant (see the module docstring)."""
+    line up to a break followed by a constant (see the module docstring). The interval: the breaks
+    refitted on ``n_boot`` moving-block resamples of the broken fit's residuals."""
     ts, s = np.asarray(ts, float), np.asarray(s, float)
     with np.errstate(divide="ignore", invalid="ignore"):
         keep = np.isfinite(np.log(s + eps))  # S is undefined (nan) where a kernel is 0: a dead network
@@ -154,39 +152,48 @@ def change_point(ts, s, dt: int, eps: float) -> tuple[float, int | None, tuple[i
     n = len(y)
     if n < 6:
         return float("-inf"), None, None, float("nan")
-    rss1 = _lstsq_rss(x, y)
-    breaks = range(3, n - 2)  # at least 3 points before the break and 3 after
-    rss2 = np.array([_lstsq_rss(x[:k], y[:k]) + float(((y[k:] - y[k:].mean()) ** 2).sum()) for k in breaks])
+    ks, rss2, rss1 = _break_rss(x, y[None, :])
+    rss2, rss1 = rss2[0], float(rss1[0])
     tiny = 1e-12 * max(rss1, 1e-300)
     rss2 = np.maximum(rss2, tiny)
     best = int(np.argmin(rss2))
+    k = int(ks[best])
     dbic = n * np.log(max(rss1, tiny) / rss2[best]) - 2 * np.log(n)  # 2 more parameters: the break and a level
-    inside = [k for k, r in zip(breaks, rss2) if n * np.log(r / rss2[best]) <= PROFILE_CHI2]
-    k = list(breaks)[best]
     floor = float(np.exp(y[k:].mean()))
     drop = float((s[:k].max() + eps) / floor)
-    return float(dbic), int(ts[k]), (int(ts[min(inside)]), int(ts[max(inside)])), drop
+    slope, icpt = np.polyfit(x[:k], y[:k], 1)
+    fit = np.concatenate([icpt + slope * x[:k], np.full(n - k, y[k:].mean())])
+    resid = y - fit
+    idx = _block_resamples(n, np.random.default_rng(seed), n_boot)
+    _, rss_b, _ = _break_rss(x, fit[None, :] + resid[idx])
+    t_b = ts[ks[np.argmin(rss_b, axis=1)]]
+    a = (1 - LEVEL) / 2
+    interval = (int(np.quantile(t_b, a, method="lower")), int(np.quantile(t_b, 1 - a, method="higher")))
+    return float(dbic), int(ts[k]), (min(interval[0], int(ts[k])), max(interval[1], int(ts[k]))), drop
 
 
 def _growth(x, y, idx=None) -> float:
     """Late growth exponent: OLS slope of y = log S(t, τ) on x = log(t − τ)."""
     x, y = (x, y) if idx is None else (x[idx], y[idx])
-    if np.ptp(x) == 0:
+    if len(x) < 3 or np.ptp(x) == 0:
         return float("nan")
     return float(np.polyfit(x, y, 1)[0])
 
 
 def regime(kernels: dict, dts, window_end: int | None = None, noise: float = 0.0, centered: bool = False,
-           taus=None, seed: int = 0) -> Regime:
+           taus=None, seed: int = 0, phase_two: int | None = None) -> Regime:
     """Classify one kernel series (see the module docstring). ``noise``: the measured noise floor
     of S (`lib.kernels.noise_floor`); ``taus``: references (None: ``REF_FRACTIONS`` of the
-    Phase-II window); ``seed``: the bootstrap's (the result is a deterministic function of the input)."""
+    Phase-II window); ``seed``: the bootstraps' (the result is a deterministic function of the
+    input); ``phase_two``: where Phase II starts (None: the run's own change point)."""
     its = sorted(kernels)
     start, end = its[0], its[-1] if window_end is None else min(window_end, its[-1])
     span = end - start
     dts = sorted(dts)
     rng = np.random.default_rng(seed)
     eps = max(noise, S_RESOLUTION)
+    inside = [t for t in its if start <= t <= end]
+    spacing = int(np.gcd.reduce(np.diff(inside))) if len(inside) > 1 else 1
 
     adj = {}
     for dt in dts:
@@ -199,15 +206,21 @@ def regime(kernels: dict, dts, window_end: int | None = None, noise: float = 0.0
 
     # change point on the smallest dt
     t0s = sorted(adj[dts[0]])
-    dbic, transition, interval, drop = change_point(t0s, [adj[dts[0]][t] for t in t0s], dts[0], eps)
+    dbic, transition, interval, drop = change_point(t0s, [adj[dts[0]][t] for t in t0s], dts[0], eps, seed)
     has_transition = transition is not None and dbic >= CHANGE_POINT_BIC and drop >= DROP_MIN
     if not has_transition:
         transition, interval = None, None
+    if phase_two is None:
+        phase_two = transition if has_transition else start + PHASE2_FALLBACK * span
+    phase_two = min((t for t in inside if t >= phase_two), default=inside[-1])
+    if len([t for t in inside if t >= phase_two]) < 4:  # too little Phase II to judge: its last four checkpoints
+        phase_two = inside[-4]
 
-    # late floors on a common set of late t (every dt is measured at the same checkpoints)
-    late_t = [t for t in sorted(adj[dts[-1]]) if t >= end - span / 3 - dts[-1] and all(t in adj[dt] for dt in dts)]
+    # Phase-II floors on a common set of t (every dt is measured at the same checkpoints)
+    common = [t for t in sorted(adj[dts[-1]]) if all(t in adj[dt] for dt in dts)]
+    late_t = [t for t in common if t >= phase_two] or common[-MIN_PAIRS:]
     late = np.array([[adj[dt][t] for t in late_t] for dt in dts])  # (n_dt, n_late)
-    boot = _block_resamples(len(late_t), rng)
+    boot = _block_resamples(len(late_t), rng, block=max(round(np.sqrt(len(late_t))), dts[-1] // spacing))
     med = np.median(late, axis=1)
     med_b = np.median(late[:, boot], axis=2)  # (n_dt, n_boot)
     floor = {dt: _ci(med[i], med_b[i]) for i, dt in enumerate(dts)}
@@ -220,13 +233,14 @@ def regime(kernels: dict, dts, window_end: int | None = None, noise: float = 0.0
     else:
         floor_slope = Estimate(float("nan"), float("nan"), float("nan"))
 
-    # references after the transition
+    # references in Phase II, never the initial kernel (its curve measures Phase I)
     if taus is None:
-        base = interval[1] if has_transition else start
-        cands = [t for t in its if base <= t <= end]
-        taus = sorted({min(cands, key=lambda t: abs(t - (base + f * (end - base)))) for f in REF_FRACTIONS}
-                      - {start}) if cands else []  # never the initial kernel: its curve measures Phase I
+        cands = [t for t in inside if t >= phase_two]
+        taus = sorted({min(cands, key=lambda t: abs(t - (phase_two + f * (end - phase_two)))) for f in REF_FRACTIONS}
+                      - {start}) if cands else []
     growth, draws = {}, []
+    pos = {t: i for i, t in enumerate(inside)}
+    shared = _block_resamples(len(inside), rng)  # one resample of the checkpoints for every reference curve
     for tau in taus:
         t, r = reference_distances(kernels, tau, centered)
         t, r = np.asarray(t, float), np.asarray(r, float)
@@ -238,44 +252,40 @@ def regime(kernels: dict, dts, window_end: int | None = None, noise: float = 0.0
         x, y = np.log(t[late] - tau), np.log(r[late] + eps)
         if len(x) < 4:
             continue
-        d = np.array([_growth(x, y, i) for i in _block_resamples(len(x), rng)])
+        where = {pos[int(v)]: j for j, v in enumerate(t[late]) if int(v) in pos}
+        d = np.array([_growth(x, y, [where[i] for i in row if i in where]) for row in shared])
         growth[tau] = _ci(_growth(x, y), d)
         draws.append(d)
     pooled = None
-    if draws:  # inverse-variance weighted mean over the references, on every bootstrap draw alike
-        w = np.array([1 / max(np.var(d), 1e-12) for d in draws])
+    if draws:  # inverse-variance weighted mean over the references, on every (shared) bootstrap draw alike
+        w = np.array([1 / max(np.nanvar(d), 1e-12) for d in draws])
         w /= w.sum()
         pooled = _ci(float(sum(wi * g.value for wi, g in zip(w, growth.values()))), w @ np.vstack(draws))
 
-    name, reason = _decide(has_transition, dbic, drop, noise_ratio, floor_slope, pooled)
+    try:
+        sat = saturation.judge(kernels, phase_two, end, centered, noise, seed)
+    except ValueError as e:  # too few Phase-II checkpoints or lags to fit D(L)
+        sat, too_short = None, str(e)
+    name, reason = (_decide(has_transition, dbic, drop, sat, pooled) if sat is not None else
+                    ("inconclusive", f"Phase II [{phase_two}, {end}] is too short to judge the saturation of its "
+                                     f"motion ({too_short})"))
     return Regime(name, reason, centered, (start, end), transition, interval, dbic, drop, eps, floor,
-                  noise_ratio, floor_slope, tuple(growth), growth, pooled)
+                  noise_ratio, floor_slope, tuple(growth), growth, pooled, phase_two, sat)
 
 
-def _decide(has_transition, dbic, drop, noise_ratio, floor_slope, pooled) -> tuple[str, str]:
-    if noise_ratio.hi <= NOISE_RATIO:
+def _decide(has_transition, dbic, drop, sat, pooled) -> tuple[str, str]:
+    if sat.name == "lazy":
         if pooled is not None and pooled.above(REF_GROWTH_MAX):  # a frozen kernel's reference curves are flat
-            return "inconclusive", (f"late adjacent distances are within {NOISE_RATIO:g}x the noise floor (ratio "
-                                    f"{noise_ratio.fmt(1)}), but the reference curves keep rising (growth exponent "
+            return "inconclusive", (f"{sat.reason}, but the reference curves keep rising (growth exponent "
                                     f"{pooled.fmt()} > {REF_GROWTH_MAX:g}): the kernel moves below the noise floor")
-        return "lazy", (f"late adjacent distances are within {NOISE_RATIO:g}x the noise floor "
-                        f"(ratio {noise_ratio.fmt(1)})")
-    if noise_ratio.lo <= NOISE_RATIO:
-        return "inconclusive", f"the late floor is too close to the noise floor to decide (ratio {noise_ratio.fmt(1)})"
-    if floor_slope.above(FLOOR_SLOPE_MAX):
-        return "drifting", f"late floors grow with dt (slope {floor_slope.fmt()} > {FLOOR_SLOPE_MAX:g})"
-    if pooled is not None and pooled.above(REF_GROWTH_MAX):
-        return "drifting", f"reference curves keep rising (growth exponent {pooled.fmt()} > {REF_GROWTH_MAX:g})"
+        return "lazy", sat.reason
+    if sat.name == "drifting":
+        return "drifting", sat.reason
     if not has_transition:
         return "no-transition", (f"no change point: one power law fits the adjacent distances as well "
                                  f"(BIC difference {dbic:.1f}, need {CHANGE_POINT_BIC:g}; drop {drop:.1f}, "
                                  f"need {DROP_MIN:g})")
-    if floor_slope.below(FLOOR_SLOPE_MAX) and pooled is not None and pooled.below(REF_GROWTH_MAX):
-        return "cone", (f"a change point, then a floor above the noise that does not grow with dt and reference "
-                        f"curves that level off (floor slope {floor_slope.fmt()}, reference growth exponent "
-                        f"{pooled.fmt()})")
-    return "inconclusive", (f"a change point, but the floor slope {floor_slope.fmt()} or the reference growth "
-                            f"exponent {'(none)' if pooled is None else pooled.fmt()} straddles its threshold")
+    return sat.name, f"a change point (BIC difference {dbic:.0f}, drop {drop:.0f}x), then {sat.reason}"
 
 
 @dataclass(frozen=True)

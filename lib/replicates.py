@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, stats
 
-from .phases import BARRIER_RESOLUTION, DROP_MIN, LEVEL, NOISE_RATIO, Estimate
+from .phases import BARRIER_RESOLUTION, DROP_MIN, LEVEL, NOISE_RATIO, PHASE2_FALLBACK, Estimate
 
 VERDICTS = ("holds", "fails", "inconclusive")
 ALPHA = 1 - LEVEL  # significance level of every test (0.05), the complement of the intervals' level
@@ -34,8 +34,6 @@ N_BOOT = 199  # parametric-bootstrap series for a transition point (p resolves d
 PHI_MAX = 0.95  # AR(1) coefficient cap: beyond it the simulated noise is a random walk, not noise about a curve
 TRUNCATION_FACTOR = float(np.sqrt(2))  # t* on [0, T/2] vs [0, T]: a t* made by the window moves by 2 (the window's
 # own factor), a real one by its fit's error; sqrt 2 is the geometric midpoint of "still" (1) and "moves" (2)
-PHASE2_FALLBACK = 0.2  # Phase II starts at this fraction of T where no seed finds t* (the papers' first reference
-# kernel is at 2000 of T = 10^4, lib.phases.REF_FRACTIONS)
 WILCOXON_MIN = 6  # seeds from which the signed-rank test is used: with n seeds its smallest one-sided p is 2^-n,
 # so at n = 5 only "all five positive" rejects at 0.05 and at n = 4 nothing does; below it, a t test
 NEGLIGIBLE_COST = 0.005  # accuracy cost of switching (half a point) below which the lazy model loses nothing

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -135,3 +136,16 @@ def test_switch_config_has_one_identity_without_batchnorm_and_checks_bn():
     assert L.switch_config(cfg, 20, bn="reestimate") == L.SwitchConfig(cfg, 20) == L.switch_config(cfg, 20, bn="running")
     with pytest.raises(ValueError, match=r"bn must be one of \['running', 'reestimate'\]"):
         L.SwitchConfig(cfg, 20, bn="train")
+
+
+def test_per_example_correctness_reproduces_the_stored_test_accuracy(store):
+    """The paired (McNemar) linear test reads 0/1 correctness per test example from the stored final
+    models; its mean must be the accuracy the runs recorded, for the standard and the switched run."""
+    from lib.pages.linear import correct_per_example
+    cfg = tiny_config(momentum=0.9)
+    base = training.train(cfg, store)
+    run = L.switch_run(L.SwitchConfig(cfg, 20), store)
+    for model, metrics in ((base.model(60), base.metrics[-1]), (run.model(60), run.metrics[-1])):
+        c = correct_per_example(model, cfg)
+        assert c.shape == (cfg.eval_n,) and set(np.unique(c)) <= {0, 1}
+        assert c.mean() == pytest.approx(metrics["test_acc"], abs=1e-6)

@@ -59,6 +59,16 @@ def series(kind, seed=0, t0=300):
         walk = np.cumsum(rng.normal(0, unit * 0.02, (len(ts), dims)), axis=0)
         for t, w in zip(ts, walk):
             out[t] = point(0.0, w)
+    elif kind == "slow-growth":  # the fast phase, then fractional Brownian motion with Hurst 0.2 from t0:
+        # S(t, tau) grows like (t - tau)^0.4 without bound (slow, unbounded: not a cone)
+        x = np.array([t - t0 for t in ts if t > t0], float)
+        hh = 0.2
+        cov = 0.5 * (x[:, None] ** (2 * hh) + x[None, :] ** (2 * hh) - np.abs(x[:, None] - x[None, :]) ** (2 * hh))
+        chol = np.linalg.cholesky(cov + 1e-12 * np.eye(len(x)))
+        path = chol @ rng.normal(0, unit * 0.003, (len(x), dims))
+        path = np.vstack([np.zeros((len(ts) - len(x), dims)), path])
+        for t, w in zip(ts, path):
+            out[t] = point(_rotation(t, t0, 1.5), w)
     elif kind == "sqrt":  # fractional Brownian motion, Hurst 1/4: S(t, tau) grows like sqrt(t - tau)
         x = np.array(ts[1:], float)
         hh = 0.25
@@ -81,8 +91,8 @@ def series(kind, seed=0, t0=300):
     return {t: h * (1 + t / 100) for t, h in out.items()}
 
 
-PLANTED = {"cone": "cone", "lazy": "lazy", "drift": "drifting", "random-walk": "drifting", "sqrt": "drifting",
-           "power-law": "no-transition"}
+PLANTED = {"cone": "cone", "lazy": "lazy", "drift": "drifting", "random-walk": "drifting",
+           "slow-growth": "unsaturated", "power-law": "no-transition"}
 NOISE = {"lazy": 1e-9}  # the planted instrument noise (S of the lazy series' jitter is ~1e-10)
 
 
@@ -99,7 +109,8 @@ def test_cone_statistics_and_transition_interval():
     assert lo <= r.transition <= hi
     assert 250 <= r.transition <= 350 and lo <= 300 <= hi  # planted at 300
     assert r.floor_slope.below(phases.FLOOR_SLOPE_MAX) and r.ref_growth_pooled.below(phases.REF_GROWTH_MAX)
-    assert all(tau >= lo for tau in r.taus)  # references after the transition, as in the papers
+    assert r.phase_two == r.transition and all(tau >= r.transition for tau in r.taus)  # as in the papers
+    assert r.saturation.name == "cone" and r.saturation.profile.window[0] == r.transition
     assert r.dbic > phases.CHANGE_POINT_BIC and r.drop > phases.DROP_MIN
 
 
@@ -109,11 +120,12 @@ def test_drift_and_random_walk_floor_slopes_are_near_theory():
     assert phases.regime(series("random-walk"), DTS).floor_slope.value == pytest.approx(1.0, abs=0.4)
 
 
-@pytest.mark.parametrize("tc,expected", [(5, "cone"), (20000, "drifting")])
+@pytest.mark.parametrize("tc,expected", [(5, "cone"), (240, "cone"), (20000, "drifting")])
 def test_mean_reverting_motion(tc, expected):
     """Not a planted answer the classifier was written for: after the same fast phase, an
     Ornstein-Uhlenbeck process. Decorrelating faster than the smallest dt it is confined to a cone;
-    with a correlation time far beyond the window it is a random walk (drifting)."""
+    with a correlation time of a fifth of the Phase-II window (240 of 1,200) D(L) still levels off
+    inside the window (a cone); with one far beyond the window it is a random walk (drifting)."""
     names = [phases.regime(series(f"ou-{tc}", seed), DTS).name for seed in range(3)]
     assert names == [expected] * 3, names
 
@@ -126,15 +138,35 @@ def test_lazy_needs_the_noise_floor():
 
 
 def test_a_kernel_moving_below_the_noise_floor_is_not_lazy():
-    """A floor set above a drifting kernel's adjacent distances makes them 'noise'; its reference
-    curves still rise, and a frozen kernel's would not: the answer is inconclusive, not lazy."""
+    """A floor set above a drifting kernel's adjacent distances makes them 'noise'; D at long lags
+    still rises far above it: not lazy. A floor near D at the longest lag leaves reference curves
+    (longer apart) that rise, which a frozen kernel's would not: inconclusive, not lazy."""
     k = series("drift")
     moving = phases.regime(k, DTS)
     assert moving.name == "drifting" and moving.ref_growth_pooled.above(phases.REF_GROWTH_MAX)
-    big = 10 * max(moving.floor[dt].hi for dt in DTS)
+    big = 2 * max(moving.floor[dt].hi for dt in DTS)
     r = phases.regime(k, DTS, noise=big)
-    assert r.noise_ratio.hi <= phases.NOISE_RATIO
+    assert r.noise_ratio.hi <= phases.NOISE_RATIO and r.name != "lazy", r.reason
+    above = moving.saturation.profile.D[-1] / 2  # D at every lag within 3x of it; the reference curves rise past it
+    r = phases.regime(k, DTS, noise=above)
     assert r.name == "inconclusive" and "reference curves keep rising" in r.reason, r.reason
+
+
+def test_transition_interval_is_a_bootstrap_that_widens_with_noise():
+    """The break's interval comes from resampled residuals: a sharp planted break gives a narrow
+    interval around it, the same break under thirty times the jitter a wider one."""
+    ts = np.arange(0, 1501, 25)
+    rng = np.random.default_rng(0)
+    clean = np.where(ts < 300, (ts + 25.0) ** -1.0, 0.5 / 325)  # a power law, then a floor half its last value
+    widths = []
+    for sd in (0.02, 0.6):
+        s = clean * np.exp(rng.normal(0, sd, len(ts)))
+        dbic, t, (lo, hi), drop = phases.change_point(ts, s, 25, 1e-12)
+        assert lo <= t <= hi and lo <= 300 <= hi, (sd, t, lo, hi)
+        widths.append(hi - lo)
+        if sd == 0.02:
+            assert abs(t - 300) <= 25 and hi - lo <= 100 and dbic > phases.CHANGE_POINT_BIC, (t, lo, hi, dbic)
+    assert widths[0] < widths[1], widths
 
 
 def test_only_sources_that_differ_within_a_pair_set_the_floor():

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from tqdm import tqdm
 
 from .. import phases
 from ..data import load_dataset
 from ..linearization import switch_config, switch_run
-from ..training import checkpoint_iterations, train
+from ..training import checkpoint_iterations, predict, train
 from .common import PageSetup, check_grid, cone_grids, seeds, window_end
 from .cone import ConeAnalysis, PhaseTwo, cone_analysis, phase_two
 from .judging import judge_run
@@ -47,7 +49,8 @@ class LinearSweep:
     the checkpoint of its own transition point (`cone.PhaseTwo.seed_t`) and at the last switch point
     before T; per_seed: for each seed, the last metrics (test_acc, test_loss, ...) of standard
     training ("standard") and of the runs switched there ("at") and at the last switch point
-    ("late"), with the seed and its switch point.
+    ("late"), with the seed, its switch point and "correct": (standard, switched there) 0/1 per
+    test example (None without a switch), for the paired test per seed.
     """
 
     switch: list
@@ -61,6 +64,16 @@ class LinearSweep:
     def acc(self, t: int) -> float:
         """Test accuracy at T of the page's seed switched at ``t``."""
         return self.final[t]["test_acc"]
+
+
+def correct_per_example(model, cfg) -> np.ndarray:
+    """0/1 per test example (the first ``cfg.eval_n``, as the runs' test metrics): is ``model``'s
+    prediction right?"""
+    data = load_dataset(cfg.dataset)
+    x, y = data.x_test, data.y_test
+    if cfg.eval_n is not None:
+        x, y = x[:cfg.eval_n], y[:cfg.eval_n]
+    return (predict(model, x).argmax(1) == y).numpy().astype(int)
 
 
 def linear_sweep(page: PageSetup, switch=None, cone: ConeAnalysis | None = None,
@@ -93,15 +106,19 @@ def linear_sweep(page: PageSetup, switch=None, cone: ConeAnalysis | None = None,
 
         def final(t, s=s, c=c):
             return (runs[t] if s == cfg.seed and t in runs else sw(c, t)).metrics[-1]
-        standard = train(c).metrics[-1]
+        base_run = train(c)
+        standard = base_run.metrics[-1]
         m_at, m_late = (None if at is None else final(at)), (None if late is None else final(late))
+        correct = None if at is None else (
+            correct_per_example(base_run.model(c.steps), c),
+            correct_per_example((runs[at] if s == cfg.seed and at in runs else sw(c, at)).model(c.steps), c))
         per["seeds"].append(s)
         per["transitions"].append(at)
         per["at"].append(at)
         per["standard"].append(standard["test_acc"])
         per["linear_at"].append(None if m_at is None else m_at["test_acc"])
         per["linear_late"].append(None if m_late is None else m_late["test_acc"])
-        per_seed.append(dict(seed=s, switch=at, standard=standard, at=m_at, late=m_late))
+        per_seed.append(dict(seed=s, switch=at, standard=standard, at=m_at, late=m_late, correct=correct))
     n_test = cfg.eval_n or len(load_dataset(cfg.dataset).y_test)
     advantage = phases.linear_advantage(late=late, n_test=n_test, **per)
     base = train(cfg)

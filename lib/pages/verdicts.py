@@ -65,14 +65,14 @@ def cone(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = ph
     if v.verdict == "lazy" or not v.exponents:
         est, p = None, None
     else:
-        est, p = v.exponent, (v.p_cone if v.verdict == "cone" else v.p_drift)
+        est, p = v.exponent, (max(v.p_cone, v.p_plateau) if v.verdict == "cone" else v.p_drift)
     ell = [math.exp(x) for x in v.log_corr_times]
     why = (f"D(L) across {v.n} seeds: {v.verdict} (per seed: {', '.join(v.names)}); long-lag exponent "
            + ("n/a" if est is None else est.fmt(2))
            + (f", correlation time / longest lag {np.median(ell):.2g} (median)" if ell else "")
-           + (f"; p(drifting) = {v.p_drift:.3g}, p(cone) = {v.p_cone:.3g}" if est is not None else "")
-           + f"; a power law fits D(L) better than the saturating curve (AIC) in {sum(x.delta_aic < 0 for x in per)}"
-             f" of {len(per)} seeds, so D may still be rising slowly past the correlation time")
+           + (f", ΔAIC (saturating curve over power law) {v.delta_aic.fmt(1)}" if v.delta_aic is not None else "")
+           + (f"; p(drifting) = {v.p_drift:.3g}, p(resolved) = {v.p_cone:.3g}, p(plateau supported) = "
+              f"{v.p_plateau:.3g}" if est is not None else ""))
     return replicates.Test("long-lag exponent of D(L)", v.exponents, est, v.test, v.n, p,
                            SATURATION_VERDICT[v.verdict], why, details={"regime": v.verdict, "seed": v}), tuple(per)
 
@@ -138,11 +138,22 @@ def _per_seed(linear: LinearSweep, a: str, b: str, key: str) -> list[float]:
 
 def linear_cost(linear: LinearSweep) -> replicates.Test:
     """Phase II is not lazy: per seed the test accuracy of standard training minus that of the run
-    switched to linearized training at its own transition point, a paired test across seeds."""
+    switched to linearized training at its own transition point, with McNemar's test on the same test
+    examples (`replicates.paired_linear`); across seeds a paired test on the differences decides."""
     d = _per_seed(linear, "standard", "at", "test_acc")
+    paired = [replicates.paired_linear(c[1], c[0], seed=i) for i, c in
+              enumerate(x["correct"] for x in linear.per_seed if x.get("correct") is not None)]
     if len(d) < 2:
         return _undecided("standard - switched accuracy", d, "paired across seeds", "fewer than two seeds switched")
-    return replicates.linear_across_seeds(d)
+    t = replicates.linear_across_seeds(d)
+    if not paired:
+        return t
+    count = {v: sum(p.verdict == v for p in paired) for v in ("holds", "fails", "inconclusive")}
+    text = (f"; per seed on the same {paired[0].n} test examples (McNemar, one-sided): switching costs accuracy "
+            f"significantly in {count['holds']} of {len(paired)} seeds, the switched run is better in {count['fails']}, "
+            f"p = {', '.join(f'{p.p:.2g}' for p in paired)}")
+    return replicates.Test(t.statistic, t.values, t.estimate, t.test, t.n, t.p, t.verdict, t.reason + text,
+                           details={**t.details, "per_seed": tuple(paired)})
 
 
 def linear_trend(linear: LinearSweep) -> replicates.Test:
