@@ -16,22 +16,13 @@ import time
 import torch
 
 from lib import saturation as S
-
-
-def _api():
-    try:
-        from lib import experiments as api
-        api.setup, api.run_kernels  # noqa: B018 - the pages' API (may move in a refactor)
-    except (ImportError, AttributeError):
-        from lib.pages import common as api
-    return api
+from lib.pages import common
 
 
 def series(seed: int) -> dict:
     import lib.training
-    api = _api()
-    page = api.setup(preset="default", seed=seed)
-    return api.run_kernels(page, lib.training.train(page.cfg))
+    page = common.setup(preset="default", seed=seed)
+    return common.run_kernels(page, lib.training.train(page.cfg))
 
 
 def table(rows: list[dict]) -> str:
