@@ -15,6 +15,13 @@ Each build runs `jupyter-book build book/` into a temporary output folder with a
 empty run store (``$TWOPHASE_STORE``), so "cold" means: nothing trained, nothing cached. The warm
 rebuild repeats the default build with its execution cache and run store in place, as a reader
 who rebuilds after editing prose would. Page times are myst-nb's own execution times.
+
+Each build also prints its cost by page and by kind of work (SGD steps, test evaluations and
+checkpoint writes of base runs, perturbed branches and linearized switches; eNTKs; loss barriers;
+statistics; widget frames): count x mean seconds, from the timing log that `lib.runtime.record_time`
+writes when ``$TWOPHASE_TIMINGS`` names a file, and the serial share: the part of the wall time
+outside pools of independent jobs (`lib.runtime.run_parallel`). For the slower CPU kind on an
+AVX-512 machine: ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/build.py --only default``.
 """
 import argparse
 import os
@@ -29,16 +36,69 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGE_TIME = re.compile(r"([\w-]+)\.md: Executed notebook in ([\d.]+) seconds")
 
 
-def build(out: Path, store: Path, preset: str) -> tuple[float, dict, str]:
+def build(out: Path, store: Path, preset: str, timings: Path | None = None,
+          spans: dict | None = None) -> tuple[float, dict, str]:
+    """One `jupyter-book build`: (wall seconds, {page: execution seconds}, log). With ``timings``, every
+    timed piece of work appends to that file (`lib.runtime.record_time`) and ``spans`` receives each
+    executed page's (start, end) in wall-clock time, read from the log as it streams."""
     env = dict(os.environ, TWOPHASE_STORE=str(store), TWOPHASE_PRESET=preset, TWOPHASE_PROGRESS="0")
+    if timings is not None:
+        env["TWOPHASE_TIMINGS"] = str(timings)
     t = time.perf_counter()
-    proc = subprocess.run(["jupyter-book", "build", "book/", "--path-output", str(out), "-v"], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.Popen(["jupyter-book", "build", "book/", "--path-output", str(out), "-v"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        m = PAGE_TIME.search(line)
+        if m and spans is not None:
+            spans[m.group(1)] = (time.time() - float(m.group(2)), time.time())
+    proc.wait()
     wall = time.perf_counter() - t
-    log = proc.stdout + proc.stderr
+    log = "".join(lines)
     if proc.returncode != 0:
         raise SystemExit(f"build failed:\n{log[-3000:]}")
     return wall, {m.group(1): float(m.group(2)) for m in PAGE_TIME.finditer(log)}, log
+
+
+def breakdown(timings: Path, spans: dict, wall: float) -> str:
+    """The build's cost by page and by kind of work (markdown), from the timing log: count x mean
+    seconds per kind, what the page spent outside them (statistics not timed, plotting, loading,
+    the kernel's start), and the serial share: the part of the build's wall time outside pools of
+    two or more independent jobs (`lib.runtime.run_parallel`), which more cores cannot shorten."""
+    import json
+    from collections import defaultdict
+    recs = [json.loads(line) for line in timings.read_text().splitlines() if line.strip()] if timings.exists() else []
+
+    def page_of(r):
+        mid = r["start"] + r["seconds"] / 2
+        return next((p for p, (a, b) in spans.items() if a <= mid <= b), "(outside pages)")
+
+    rows, pooled = [], 0.0
+    for page in [*sorted(spans, key=lambda p: spans[p][0]), "(outside pages)"]:
+        mine = [r for r in recs if page_of(r) == page]
+        pools = [r for r in mine if r["kind"] == "pool"]
+        pooled += sum(r["seconds"] for r in pools if r["count"] >= 2)
+        kinds = defaultdict(lambda: [0.0, 0])
+        for r in mine:
+            if r["kind"] != "pool":
+                kinds[r["kind"]][0] += r["seconds"]
+                kinds[r["kind"]][1] += r["count"]
+        page_wall = spans[page][1] - spans[page][0] if page in spans else None
+        if page_wall is None and not kinds:
+            continue
+        parallel = any(r.get("workers", 1) > 1 for r in pools)
+        for kind, (secs, n) in sorted(kinds.items(), key=lambda kv: -kv[1][0]):
+            rows.append(f"| {page} | {kind} | {n} | {secs / n:.3g} s | {secs:.0f} s |")
+        if page_wall is not None:
+            rest = page_wall - sum(v[0] for v in kinds.values())
+            rows.append(f"| {page} | rest of the page{' (jobs overlapped)' if parallel else ''}: untimed statistics, "
+                        f"figures, loading, kernel start | | | {rest:.0f} s |")
+            rows.append(f"| **{page}** | **page total** | | | **{page_wall:.0f} s** |")
+    head = ("| page | work | count | mean | total |\n| --- | --- | --- | --- | --- |\n")
+    serial = 1 - pooled / wall if wall else float("nan")
+    return (head + "\n".join(rows) + f"\n\nBuild wall time {fmt(wall)}; inside pools of independent jobs {fmt(pooled)}; "
+            f"serial share {serial:.2f}.")
 
 
 def _train_job(cfg) -> None:
@@ -127,8 +187,17 @@ def main():
             runs.append(("smoke build (cold)", "smoke", tmp / "smoke"))
         if a.only in (None, "default"):
             runs += [("default build, cold", "default", tmp / "default"), ("default build, warm rebuild", "default", tmp / "default")]
+        tables = []
         for label, preset, folder in runs:
-            wall, pages, log = build(folder / "out", folder / "store", preset)
+            spans, timings = {}, folder / f"timings-{len(rows)}.jsonl"
+            folder.mkdir(parents=True, exist_ok=True)
+            wall, pages, log = build(folder / "out", folder / "store", preset, timings, spans)
+            if spans:
+                tables.append((label, breakdown(timings, spans, wall)))
+                if a.log:
+                    Path(a.log).mkdir(parents=True, exist_ok=True)
+                    (Path(a.log) / timings.name.replace("timings", label.replace(" ", "_").replace(",", ""))).write_text(
+                        timings.read_text() if timings.exists() else "")
             if a.log:
                 Path(a.log).mkdir(parents=True, exist_ok=True)
                 (Path(a.log) / f"{label.replace(' ', '_').replace(',', '')}.log").write_text(log)
@@ -139,6 +208,8 @@ def main():
     print("| --- | --- | --- |")
     for label, wall, detail in rows:
         print(f"| {label} | {fmt(wall)} | {detail} |")
+    for label, table in tables:
+        print(f"\n{label}, by page and kind of work:\n\n{table}")
 
 
 if __name__ == "__main__":  # the workers of --throughput are spawned: they import this file

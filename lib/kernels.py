@@ -42,7 +42,7 @@ from tqdm import tqdm
 from .checks import check_choice, check_int
 from .data import batch_indices, probe_indices
 from .models import has_batchnorm, reestimate_bn
-from .runtime import deterministic, show_progress
+from .runtime import deterministic, show_progress, timed
 from .storage import RunStore
 
 KINDS = ("sum", "trace", "full", "logit:k")  # the one list of kernel kinds; "logit:k" last (a pattern)
@@ -537,8 +537,13 @@ def trajectory_kernels(traj, iterations=None, kind: str = "sum", n_probe: int = 
     with deterministic(traj.cfg.threads):
         for it in tqdm(iterations, desc=f"eNTK {kind} n={n_probe}", disable=not show, mininterval=2):
             out[it] = traj.store.cached(folder / f"H_{it:07d}.pt",
-                                        lambda it=it: _kernel_at(traj, it, x, kind, batches, **entk_kwargs))
+                                        lambda it=it: _timed_kernel("eNTK", traj, it, x, kind, batches, **entk_kwargs))
     return out
+
+
+def _timed_kernel(what: str, *args, **kwargs) -> torch.Tensor:
+    with timed(what):
+        return _kernel_at(*args, **kwargs)
 
 
 def noise_floor(traj, iterations, kind: str = "sum", n_probe: int = 200, bn: str = "reestimate",
@@ -573,7 +578,8 @@ def noise_floor(traj, iterations, kind: str = "sum", n_probe: int = 200, bn: str
         for source, (kw, b) in variants.items():
             out[source] = [kernel_distance(kernels[it], traj.store.cached(
                 folder / f"{source.replace(' ', '_')}_{it:07d}.pt",
-                lambda it=it, kw=kw, b=b: _kernel_at(traj, it, x, kind, b, **kw)), centered) for it in iterations]
+                lambda it=it, kw=kw, b=b: _timed_kernel("eNTK (noise floor)", traj, it, x, kind, b, **kw)), centered)
+                for it in iterations]
     return out
 
 

@@ -25,7 +25,7 @@ from .checks import check_choice
 from .data import load_dataset
 from .models import build_model, has_batchnorm, reestimate_bn
 from .kernels import KernelSpec, bn_batches, kernel_distance, trajectory_kernels
-from .runtime import deterministic
+from .runtime import deterministic, timing
 from .training import Continuation, TrainConfig, Trajectory, continue_run, evaluate, predict
 
 MODES = ("entry", "l2")
@@ -206,6 +206,7 @@ class ChaosRow(Comparison):
     perturbation: dict = field(default_factory=dict)
 
 
+@timing("endpoint comparison (loss barriers)")
 def compare_endpoints(cfg: TrainConfig, a: dict, b: dict, n_points: int = 11, n_train: int = 1000) -> Comparison:
     """Every chaos metric between two end states of the same architecture.
 

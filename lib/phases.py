@@ -51,6 +51,7 @@ import numpy as np
 from . import saturation
 from .estimate import LEVEL, S_RESOLUTION, Estimate
 from .kernels import adjacent_distances, reference_distances
+from .runtime import timing
 
 REGIMES = ("cone", "lazy", "drifting", "unsaturated", "no-transition", "inconclusive")
 
@@ -180,6 +181,7 @@ def _growth(x, y, idx=None) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
+@timing("statistics: regime of one series")
 def regime(kernels: dict, dts, window_end: int | None = None, noise: float = 0.0, centered: bool = False,
            taus=None, seed: int = 0, phase_two: int | None = None) -> Regime:
     """Classify one kernel series (see the module docstring). ``noise``: the measured noise floor

@@ -9,6 +9,7 @@ import torch
 
 from . import kernels as K
 from .kernels import adjacent_distances, kernel_distance, mds, reference_distances
+from .runtime import timing
 
 if TYPE_CHECKING:  # the typed results the page figures draw (lib.pages imports this module's callers, not it)
     from .pages.chaos import ChaosSweep, KernelJumps
@@ -388,6 +389,7 @@ def linear_panels(sweep: LinearSweep, steps: int, axes=None):
 
 # ---------------------------------------------------------------- figures a reader moves in the static site
 
+@timing("widget frames")
 def render_frames(draw, values, figsize=(8, 3.6), dpi: int = 80) -> list[bytes]:
     """PNG frames of ``draw(fig, value)`` for each of ``values``, rendered now (when the book is
     built) by the same plotting functions as the static figures."""

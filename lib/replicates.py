@@ -24,6 +24,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from .phases import BARRIER_RESOLUTION, DROP_MIN, LEVEL, NOISE_RATIO, PHASE2_FALLBACK, Estimate
+from .runtime import timing
 
 VERDICTS = ("holds", "fails", "inconclusive")
 ALPHA = 1 - LEVEL  # significance level of every test (0.05), the complement of the intervals' level
@@ -181,6 +182,7 @@ def _ar1_noise(rng, n, phi, sigma, size=1):
     return e
 
 
+@timing("statistics: transition-point bootstrap")
 def transition_point(ts, s, n_boot: int = N_BOOT, seed: int = 0, ar1: bool = True) -> Test:
     """A transition point in one series S(t) (t > 0): log S = log(A t^-α + B), B > 0, against one power
     law A t^-α, both fitted by least squares on log S. The statistic is the likelihood ratio

@@ -17,6 +17,8 @@ capability on purpose, which is how the book tests that a verdict does not depen
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import multiprocessing
 import os
 import sys
@@ -77,6 +79,49 @@ def arithmetic_text(record: dict | None) -> str:
         return "arithmetic not recorded"
     return (f"torch {record['torch']}, CPU capability {record['cpu_capability']}, "
             f"{record['threads']} thread{'s' if record['threads'] != 1 else ''}, {record['device']}")
+
+
+TIMINGS_ENV = "TWOPHASE_TIMINGS"  # a file: every timed piece of work appends one JSON line (benchmarks/build.py)
+
+
+def record_time(kind: str, seconds: float, count: int = 1, start: float | None = None, **extra) -> None:
+    """Append one line ``{"kind", "seconds", "count", "start", "pid", ...}`` to the timing log named by
+    ``$TWOPHASE_TIMINGS``; nothing without it. ``kind`` names the work (``"base run: SGD steps"``,
+    ``"eNTK"``, ...), ``count`` how many units the seconds cover. One ``write`` on a file opened for
+    appending, so worker processes can share the log."""
+    path = os.environ.get(TIMINGS_ENV)
+    if not path:
+        return
+    rec = {"kind": kind, "seconds": round(float(seconds), 4), "count": int(count),
+           "start": round(time.time() - seconds if start is None else start, 3), "pid": os.getpid(), **extra}
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(rec) + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def timed(kind: str, count: int = 1, **extra):
+    """`record_time` of the block's wall time under ``kind``."""
+    start, t = time.time(), time.perf_counter()
+    try:
+        yield
+    finally:
+        record_time(kind, time.perf_counter() - t, count, start, **extra)
+
+
+def timing(kind: str):
+    """Decorator: each call's wall time goes to the timing log under ``kind`` (`timed`)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            if not os.environ.get(TIMINGS_ENV):
+                return fn(*args, **kwargs)
+            with timed(kind):
+                return fn(*args, **kwargs)
+        return call
+    return wrap
 
 
 DEFAULT_THREADS = 2  # torch threads per run (measured best on 2 cores; see the module docstring)
@@ -172,7 +217,7 @@ def run_parallel(fn, jobs, desc: str = "runs", threads: int = DEFAULT_THREADS, l
             announce(f"[{desc}] {label(jobs[k])}: {secs:.0f} s ({done}/{len(jobs)}, {time.perf_counter() - start:.0f} s "
                      f"in all, {n} worker{'s' if n > 1 else ''})")
 
-    with bar:
+    with bar, timed("pool", count=len(jobs), workers=n, desc=desc):
         if n <= 1:
             for k, job in enumerate(jobs):
                 out[k], secs = _timed(fn, job)

@@ -28,7 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import storage
-from .runtime import DEFAULT_THREADS, announce, arithmetic, deterministic, show_progress
+from .runtime import DEFAULT_THREADS, announce, arithmetic, deterministic, record_time, show_progress
 
 # cuBLAS needs this before its first call for deterministic results (harmless on CPU)
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -246,7 +246,7 @@ def train(cfg: TrainConfig, store: storage.RunStore | None = None, progress: boo
         else:
             start, history = 0, []
         t = time.perf_counter()
-        _run(cfg, data, model, opt, traj, start, history, progress, stop_at)
+        _run(cfg, data, model, opt, traj, start, history, progress, stop_at, f"base run {cfg.arch}")
     announce(f"trained {cfg.arch}/{cfg.dataset} seed {cfg.seed}: iterations {start}-{min(cfg.steps, stop_at or cfg.steps)} "
              f"in {time.perf_counter() - t:.0f} s")
     return traj
@@ -263,7 +263,10 @@ def _to_cpu(obj):
     return obj
 
 
-def _run(cfg, data, model, opt, traj, start, history, progress, stop_at):
+def _run(cfg, data, model, opt, traj, start, history, progress, stop_at, job: str = "run"):
+    """SGD from ``start`` to the end (or ``stop_at``), a checkpoint at each of the run's iterations; the
+    seconds spent on steps, evaluations and checkpoint writes go to the timing log under ``job``."""
+    began, spent = time.perf_counter(), {"test evaluations": [0.0, 0], "checkpoint writes": [0.0, 0]}
     ckpts = set(traj.iterations)
     end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
     x_test, y_test = data.x_test, data.y_test
@@ -280,11 +283,17 @@ def _run(cfg, data, model, opt, traj, start, history, progress, stop_at):
                    "train_loss": window_loss / window_n if window_n else None,
                    "train_acc": window_correct / window_n if window_n else None}
             if it % cfg.eval_every == 0 or it == cfg.steps:
+                t = time.perf_counter()
                 rec["test_loss"], rec["test_acc"] = evaluate(model, x_test, y_test)
+                spent["test evaluations"][0] += time.perf_counter() - t
+                spent["test evaluations"][1] += 1
             history.append(rec)
+            t = time.perf_counter()
             storage.save(traj.checkpoint_path(it), _to_cpu({
                 "iteration": it, "model": model.state_dict(), "optimizer": opt.state_dict(),
                 "metrics": list(history), "arithmetic": arithmetic(cfg.threads, cfg.device)}))
+            spent["checkpoint writes"][0] += time.perf_counter() - t
+            spent["checkpoint writes"][1] += 1
             window_loss, window_correct, window_n = 0.0, 0, 0
             bar.set_postfix(loss=rec["train_loss"], refresh=False)
         if it >= end:
@@ -310,6 +319,11 @@ def _run(cfg, data, model, opt, traj, start, history, progress, stop_at):
         it += 1
         bar.update(1)
     bar.close()
+    total = time.perf_counter() - began
+    record_time(f"{job}: SGD steps", total - sum(v[0] for v in spent.values()), it - start)
+    for what, (secs, n) in spent.items():
+        if n:
+            record_time(f"{job}: {what}", secs, n)
 
 
 CONTINUATION_EVERY = 500  # checkpoint spacing of a continuation (its endpoint is what the pages use)
@@ -369,7 +383,7 @@ def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore |
         module.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         began = time.perf_counter()  # not `start`: that is the caller's function
-        _run(cfg, data, module, opt, run, ck["iteration"], list(ck["metrics"]), progress, None)
+        _run(cfg, data, module, opt, run, ck["iteration"], list(ck["metrics"]), progress, None, f"{kind} {cfg.arch}")
     announce(f"trained {kind} of {cfg.arch}/{cfg.dataset} seed {cfg.seed}, {what} = {t}: iterations "
              f"{ck['iteration']}-{cfg.steps} in {time.perf_counter() - began:.0f} s")
     return run

@@ -102,3 +102,23 @@ def test_device_is_checked_and_checkpoints_are_on_cpu(store):
         training.TrainConfig(device="tpu")
     traj = training.train(tiny_config(steps=20), store)
     assert all(v.device.type == "cpu" for v in traj.state_dict(20).values())
+
+
+def test_timing_log_counts_the_work_done(tmp_path, monkeypatch):
+    """With $TWOPHASE_TIMINGS set, training appends what it did (steps, evaluations, checkpoint writes)
+    with their counts; a resumed run logs only the steps it trained; without the variable, nothing."""
+    import json
+    log = tmp_path / "timings.jsonl"
+    monkeypatch.setenv("TWOPHASE_TIMINGS", str(log))
+    st = storage.RunStore(tmp_path / "s")
+    training.train(tiny_config(), st, stop_at=30)  # checkpoints 0, 20; the steps 0-30
+    training.train(tiny_config(), st)  # resumes at 20: steps 20-60, checkpoints 40, 60
+    recs = [json.loads(line) for line in log.read_text().splitlines()]
+    steps = [r for r in recs if r["kind"] == "base run lenet5: SGD steps"]
+    assert [r["count"] for r in steps] == [30, 40]
+    assert all(r["seconds"] > 0 and r["pid"] == __import__("os").getpid() for r in steps)
+    writes = [r["count"] for r in recs if r["kind"] == "base run lenet5: checkpoint writes"]
+    assert writes == [2, 2]
+    monkeypatch.delenv("TWOPHASE_TIMINGS")
+    training.train(tiny_config(seed=1), st)
+    assert len(log.read_text().splitlines()) == len(recs)

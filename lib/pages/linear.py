@@ -11,7 +11,8 @@ from tqdm import tqdm
 
 from .. import phases
 from ..data import load_dataset
-from ..linearization import switch_config, switch_run
+from ..linearization import SwitchConfig, switch_config, switch_run
+from ..runtime import run_parallel
 from ..training import checkpoint_iterations, predict, train
 from .common import PageSetup, check_grid, cone_grids, seeds, window_end
 from .cone import ConeAnalysis, PhaseTwo, cone_analysis, phase_two
@@ -35,6 +36,14 @@ def switch_grid(page: PageSetup, switch=None) -> list[int]:
             t *= 2
         switch.append(cfg.steps)
     return check_grid("switch", switch, [t for t in checkpoint_iterations(cfg) if t <= end or t == cfg.steps])
+
+
+def _switch_job(scfg: SwitchConfig) -> None:
+    switch_run(scfg, progress=False)
+
+
+def _switch_label(scfg: SwitchConfig) -> str:
+    return f"seed {scfg.base.seed}, switch point t = {scfg.t}"
 
 
 @dataclass(frozen=True)
@@ -96,8 +105,16 @@ def linear_sweep(page: PageSetup, switch=None, cone: ConeAnalysis | None = None,
 
     if judged_only:
         switch = sorted({t for t in (phase2.seed_t[0], late, cfg.steps) if t is not None})
-    runs = {t: sw(cfg, t) for t in tqdm(switch, desc="switch points")}
     bn = switch_config(cfg, 0, bn=page.kernel.bn).bn
+    # every switched run this sweep reads, trained side by side where the cores allow (the base runs
+    # exist: the transition points came from them)
+    jobs = {switch_config(cfg, t, bn=bn) for t in switch}
+    for s, at in zip(seeds(page), phase2.seed_t):
+        c = page.with_cfg(seed=s).cfg
+        jobs |= {switch_config(c, t, bn=bn) for t in (at, late) if t is not None and t < cfg.steps}
+    run_parallel(_switch_job, sorted(jobs, key=lambda j: (-(j.base.steps - j.t), j.base.seed)),
+                 desc="switched runs", threads=cfg.threads, label=_switch_label)
+    runs = {t: sw(cfg, t) for t in tqdm(switch, desc="switch points")}
     per = dict(seeds=[], transitions=[], at=[], standard=[], linear_at=[], linear_late=[])
     per_seed = []
     for s, at in zip(seeds(page), phase2.seed_t):

@@ -24,6 +24,7 @@ from scipy import stats
 from .. import phases, replicates, saturation
 from ..kernels import kernel_distance, pairwise_distances
 from ..phases import Estimate
+from ..runtime import timing
 from .chaos import ChaosSweep
 from .common import window_end
 from .cone import PhaseTwo, phase_two
@@ -192,6 +193,7 @@ def _rate_text(e: Estimate) -> str:
     return f"{e.value:.2f} [{e.lo:.2f}, {e.hi:.2f}]"
 
 
+@timing("statistics: calibration on surrogates")
 def calibration(setting: SettingResult, phase2: PhaseTwo, end: int, n_rep: int, drop_test: replicates.Test,
                 chaos_sweep: ChaosSweep | None = None, linear: LinearSweep | None = None,
                 centered: bool = phases.DECIDING_CENTERED) -> list[dict]:
