@@ -194,13 +194,12 @@ def main():
             wall, pages, log = build(folder / "out", folder / "store", preset, timings, spans)
             if spans:
                 tables.append((label, breakdown(timings, spans, wall)))
-                if a.log:
-                    Path(a.log).mkdir(parents=True, exist_ok=True)
-                    (Path(a.log) / timings.name.replace("timings", label.replace(" ", "_").replace(",", ""))).write_text(
-                        timings.read_text() if timings.exists() else "")
             if a.log:
+                name = label.replace(" ", "_").replace(",", "")
                 Path(a.log).mkdir(parents=True, exist_ok=True)
-                (Path(a.log) / f"{label.replace(' ', '_').replace(',', '')}.log").write_text(log)
+                (Path(a.log) / f"{name}.log").write_text(log)
+                if timings.exists():
+                    (Path(a.log) / f"{name}.timings.jsonl").write_text(timings.read_text())
             detail = " / ".join(f"{p} {v:.0f} s" for p, v in sorted(pages.items())) or "no page executed"
             rows.append((label, wall, detail))
             print(f"{label}: {fmt(wall)} ({detail})", flush=True)

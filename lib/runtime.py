@@ -86,7 +86,7 @@ TIMINGS_ENV = "TWOPHASE_TIMINGS"  # a file: every timed piece of work appends on
 
 def record_time(kind: str, seconds: float, count: int = 1, start: float | None = None, **extra) -> None:
     """Append one line ``{"kind", "seconds", "count", "start", "pid", ...}`` to the timing log named by
-    ``$TWOPHASE_TIMINGS``; nothing without it. ``kind`` names the work (``"base run: SGD steps"``,
+    ``$TWOPHASE_TIMINGS``; nothing without it. ``kind`` names the work (``"base run lenet5: SGD steps"``,
     ``"eNTK"``, ...), ``count`` how many units the seconds cover. One ``write`` on a file opened for
     appending, so worker processes can share the log."""
     path = os.environ.get(TIMINGS_ENV)

@@ -320,7 +320,8 @@ def _run(cfg, data, model, opt, traj, start, history, progress, stop_at, job: st
         bar.update(1)
     bar.close()
     total = time.perf_counter() - began
-    record_time(f"{job}: SGD steps", total - sum(v[0] for v in spent.values()), it - start)
+    if it > start:
+        record_time(f"{job}: SGD steps", total - sum(v[0] for v in spent.values()), it - start)
     for what, (secs, n) in spent.items():
         if n:
             record_time(f"{job}: {what}", secs, n)
