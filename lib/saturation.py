@@ -43,6 +43,7 @@ from scipy import optimize, stats
 from .checks import check_choice, check_int
 from .kernels import pairwise_distances
 from .estimate import LEVEL, S_RESOLUTION, Estimate
+from .runtime import run_parallel, timing
 
 NAMES = ("cone", "unsaturated", "drifting", "lazy")
 N_LAGS = 12  # log-spaced lags (before snapping to the spacing): enough points for a 2-parameter fit
@@ -438,6 +439,18 @@ def _run(name, kernels_list, start, n_seeds, n_rep, corr_time, centered, test, s
                           seed_names.count(false) / len(seed_names), counts)
 
 
+def _run_job(job) -> CalibrationRow:
+    return _run(*job)
+
+
+def _runs(surrogates, kernels_list, start, n_seeds, n_rep, centered, test, seed) -> list[CalibrationRow]:
+    """`_run` for each (name, correlation time) of ``surrogates``, side by side in worker processes of
+    one thread each (`lib.runtime.run_parallel`); the surrogates' random draws are seeded by
+    ``seed``, so the rows do not depend on how many workers compute them."""
+    jobs = [(name, kernels_list, start, n_seeds, n_rep, tau, centered, test, seed) for name, tau in surrogates]
+    return run_parallel(_run_job, jobs, desc="surrogates", threads=1, label=lambda j: j[0])
+
+
 def calibrate(kernels_list, start: int, n_seeds: int = 5, n_rep: int = 200, corr_time: float = 100,
               centered: bool = True, test: str = "t", seed: int = 0) -> list[CalibrationRow]:
     """False-decision rate and power of the setting verdict at ``n_seeds`` seeds on the three
@@ -449,10 +462,10 @@ def calibrate(kernels_list, start: int, n_seeds: int = 5, n_rep: int = 200, corr
     check_int("n_seeds", n_seeds, 1)
     check_int("n_rep", n_rep, 1)
     check_choice("test", test, TESTS)
-    return [_run(name, kernels_list, start, n_seeds, n_rep, corr_time, centered, test, seed)
-            for name in SURROGATES]
+    return _runs([(name, corr_time) for name in SURROGATES], kernels_list, start, n_seeds, n_rep, centered, test, seed)
 
 
+@timing("statistics: planted correlation times")
 def corr_time_sweep(kernels_list, start: int, corr_times=DEFAULT_CORR_TIMES, n_seeds: int = 5, n_rep: int = 20,
                     centered: bool = True, test: str = "t", seed: int = 0) -> list[CalibrationRow]:
     """Planted bounded motions with each correlation time through the same pipeline: one row per
@@ -460,5 +473,5 @@ def corr_time_sweep(kernels_list, start: int, corr_times=DEFAULT_CORR_TIMES, n_s
     kernels_list = list(kernels_list)
     if not kernels_list:
         raise ValueError("kernels_list must hold at least one kernel series")
-    return [_run(f"planted ℓ={tau:g}", kernels_list, start, n_seeds, n_rep, tau, centered, test, seed)
-            for tau in corr_times]
+    return _runs([(f"planted ℓ={tau:g}", tau) for tau in corr_times], kernels_list, start, n_seeds, n_rep,
+                 centered, test, seed)

@@ -28,7 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import storage
-from .runtime import DEFAULT_THREADS, announce, arithmetic, deterministic, record_time, show_progress
+from .runtime import DEFAULT_THREADS, announce, arithmetic, deterministic, record_time, run_parallel, show_progress
 
 # cuBLAS needs this before its first call for deterministic results (harmless on CPU)
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -388,6 +388,29 @@ def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore |
     announce(f"trained {kind} of {cfg.arch}/{cfg.dataset} seed {cfg.seed}, {what} = {t}: iterations "
              f"{ck['iteration']}-{cfg.steps} in {time.perf_counter() - began:.0f} s")
     return run
+
+
+def _train_job(cfg: TrainConfig) -> None:
+    train(cfg, progress=False)
+
+
+def trained(cfg: TrainConfig, store: storage.RunStore | None = None) -> bool:
+    """Whether the run ``cfg`` is stored to its last checkpoint (a cheap check of the file's
+    presence; `train` still verifies every checkpoint when it opens the run)."""
+    folder = (store or storage.RunStore()).existing_dir("train", cfg)
+    return folder is not None and (folder / f"ckpt_{cfg.steps:07d}.pt").exists()
+
+
+def train_all(cfgs, desc: str = "base runs") -> list[Trajectory]:
+    """`train` every configuration of ``cfgs`` (seeds of a setting): the missing runs side by side in
+    worker processes (`lib.runtime.run_parallel`), each with its own thread count, so the runs are
+    bitwise those `train` computes one by one; returns their trajectories in order."""
+    cfgs = list(cfgs)
+    todo = list({c: None for c in cfgs if not trained(c)})
+    if todo:
+        run_parallel(_train_job, todo, desc=desc, threads=max(c.threads for c in todo),
+                     label=lambda c: f"{c.arch}/{c.dataset} seed {c.seed}")
+    return [train(c) for c in cfgs]
 
 
 def step_seconds(cfg: TrainConfig, repeats: int = 5) -> float:

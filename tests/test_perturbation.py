@@ -101,7 +101,10 @@ def test_branches_in_worker_processes_are_bitwise_those_computed_here(base, tmp_
     ps = [P.Perturbation(size=1e-3, seed=k) for k in range(2)]
     monkeypatch.setenv("TWOPHASE_WORKERS", "2")
     monkeypatch.setenv("TWOPHASE_STORE", str(base.store.root))
-    par = chaos.chaos_rows(page, [base.cfg], [20], ps, desc="test")
+    # one pool: a draw at t0 = 20, a further draw there (``more``) and the null control's restart
+    par = chaos.chaos_rows(page, [base.cfg], [20], ps[:1], desc="test", more={20: ps[1:]}, null_t0=20)
+    assert chaos._job_done((base.cfg, 20, None, page.kernel)), "the pool trained the null control's restart"
+    assert P.null_control(base, 20).identical
     here = storage.RunStore(tmp_path / "here")
     for p in ps:
         a = P.run_branch(P.BranchConfig(base.cfg, 20, p), base.store)

@@ -157,3 +157,12 @@ def test_calibrate_small():
         assert 0 <= r.false_rate <= 1 and 0 <= r.power <= 1 and sum(r.counts.values()) == 2
     sweep = S.corr_time_sweep([stationary(0)], 0, corr_times=(50, 1000), n_seeds=3, n_rep=2)
     assert len(sweep) == 2 and sweep[0].power == 1.0
+
+
+def test_calibration_rows_do_not_depend_on_the_workers(monkeypatch):
+    """The surrogates run side by side in worker processes; the rows are those of one process."""
+    kl = [stationary(s) for s in range(2)]
+    monkeypatch.setenv("TWOPHASE_WORKERS", "1")
+    here = S.calibrate(kl, 0, n_seeds=2, n_rep=2)
+    monkeypatch.setenv("TWOPHASE_WORKERS", "2")
+    assert S.calibrate(kl, 0, n_seeds=2, n_rep=2) == here

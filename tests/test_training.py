@@ -122,3 +122,20 @@ def test_timing_log_counts_the_work_done(tmp_path, monkeypatch):
     monkeypatch.delenv("TWOPHASE_TIMINGS")
     training.train(tiny_config(seed=1), st)
     assert len(log.read_text().splitlines()) == len(recs)
+
+
+def test_train_all_in_worker_processes_is_bitwise_train_here(tmp_path, monkeypatch):
+    """`train_all` trains the missing runs side by side in spawned workers; each ends bitwise where
+    `train` ends it in this process, and a stored run is opened, not trained again."""
+    cfgs = [tiny_config(seed=s) for s in (0, 1)]
+    monkeypatch.setenv("TWOPHASE_WORKERS", "2")
+    monkeypatch.setenv("TWOPHASE_STORE", str(tmp_path / "pool"))
+    assert not any(training.trained(c) for c in cfgs)
+    pooled = training.train_all(cfgs)
+    assert all(training.trained(c) for c in cfgs)
+    here = storage.RunStore(tmp_path / "here")
+    for c, t in zip(cfgs, pooled):
+        _assert_equal_states(_final_state(t), _final_state(training.train(c, here)))
+    mtime = pooled[0].checkpoint_path(cfgs[0].steps).stat().st_mtime_ns
+    training.train_all(cfgs)
+    assert pooled[0].checkpoint_path(cfgs[0].steps).stat().st_mtime_ns == mtime

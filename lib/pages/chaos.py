@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import perturbation as P
-from .. import phases
+from .. import phases, storage
 from ..checks import check_int
 from ..kernels import kernel_distance
 from ..runtime import run_parallel
-from ..training import Trajectory, checkpoint_iterations, train
+from ..training import Trajectory, checkpoint_iterations, train, train_all
 from .common import DENSE, PageSetup, check_grid, decay_note, seeds, window_end
 from .cone import ConeAnalysis
 
@@ -53,22 +53,43 @@ def perturbations(size: float = 1e-7, mode: str = "entry", perturbation_seed: in
 
 
 def _chaos_job(job) -> None:
-    """Worker: one perturbed branch trained and compared with its base run (cached in the store)."""
+    """Worker: one perturbed branch trained and compared with its base run (cached in the store), or
+    (perturbation None) the unperturbed restart of the null control."""
     cfg, t0, p, spec = job
-    P.chaos_row(train(cfg, progress=False), t0, p, spec, progress=False)
+    if p is None:
+        P.run_branch(P.BranchConfig(cfg, t0, None), progress=False)
+    else:
+        P.chaos_row(train(cfg, progress=False), t0, p, spec, progress=False)
 
 
 def _chaos_label(job) -> str:
     cfg, t0, p = job[:3]
+    if p is None:
+        return f"seed {cfg.seed}, t0 = {t0}, unperturbed restart (null control)"
     return f"seed {cfg.seed}, t0 = {t0}, perturbation {p.size:g} draw {p.seed}"
 
 
-def chaos_rows(page: PageSetup, cfgs, t0s, perturbations, desc: str) -> dict:
-    """{(training seed, t0, perturbation): `perturbation.chaos_row`} for every combination, the
-    branches trained in parallel worker processes (`lib.runtime.run_parallel`)."""
-    jobs = [(c, t0, p, page.kernel) for c in cfgs for p in perturbations for t0 in t0s]
-    bases = {c.seed: train(c) for c in cfgs}  # before the workers, which would each train a missing base
-    todo = [j for j in jobs if not P.branch_done(P.BranchConfig(*j[:3]), j[3])]
+def _job_done(job) -> bool:
+    cfg, t0, p, spec = job
+    if p is not None:
+        return P.branch_done(P.BranchConfig(cfg, t0, p), spec)
+    folder = storage.RunStore().existing_dir("branch", P.BranchConfig(cfg, t0, None))
+    return folder is not None and (folder / f"ckpt_{cfg.steps:07d}.pt").exists()
+
+
+def chaos_rows(page: PageSetup, cfgs, t0s, perturbations, desc: str, more: dict | None = None,
+               null_t0: int | None = None) -> dict:
+    """{(training seed, t0, perturbation): `perturbation.chaos_row`} for every combination of
+    ``cfgs``, ``t0s`` and ``perturbations``, and of ``more`` ({t0: further perturbations}), the
+    branches (and, at ``null_t0``, the page's unperturbed restart) trained side by side in one pool
+    of worker processes (`lib.runtime.run_parallel`)."""
+    combos = [(t0, p) for p in perturbations for t0 in t0s]
+    combos += [(t0, p) for t0, ps in (more or {}).items() for p in ps]
+    jobs = [(c, t0, p, page.kernel) for c in cfgs for t0, p in combos]
+    extra = [(page.cfg, null_t0, None, page.kernel)] if null_t0 is not None else []
+    # the base runs first, in their own pool: workers that found one missing would each train it
+    bases = {c.seed: t for c, t in zip(cfgs, train_all(cfgs, desc="base runs of the perturbed seeds"))}
+    todo = [j for j in jobs + extra if not _job_done(j)]
     run_parallel(_chaos_job, todo, desc=desc, threads=page.cfg.threads, label=_chaos_label)
     return {(c.seed, t0, p): P.chaos_row(bases[c.seed], t0, p, page.kernel, progress=False)
             for c, t0, p, *_ in jobs}
@@ -119,20 +140,22 @@ def chaos_sweep(page: PageSetup, t0s=None, size: float = 1e-7, mode: str = "entr
     ps = perturbations(size, mode, perturbation_seed, page.preset.draws if draws is None else draws)
     train_seeds = chaos_train_seeds(page)
     cfgs = [page.with_cfg(seed=s).cfg for s in train_seeds]
-    rows = chaos_rows(page, cfgs, t0s, ps, desc="perturbed branches")
+    pair_seeds = seeds(page)
+    # every seed's base run first, side by side (the perturbed seeds are among them)
+    ends = dict(zip(pair_seeds, train_all([page.with_cfg(seed=s).cfg for s in pair_seeds], desc="base runs of the seeds")))
+    more = perturbations(size, mode, perturbation_seed, max(len(ps), page.preset.test_draws))[len(ps):]
+    ends_t0 = sorted({t0s[0], t0s[-1]})
+    # one pool: every branch, the further draws at the compared t0s and the null control
+    rows = chaos_rows(page, cfgs, t0s, ps, desc="perturbed branches", more={t0: more for t0 in ends_t0},
+                      null_t0=t0s[0])
     base = train(page.cfg)
     null = P.null_control(base, t0s[0], progress=False)
     keys = [(s, p) for s in train_seeds for p in ps]
     draw_rows = tuple([rows[(s, t0, p)] for t0 in t0s] for s, p in keys)
-    pair_seeds = seeds(page)
     pairs = [(a, b) for i, a in enumerate(pair_seeds) for b in pair_seeds[i + 1:]]
-    ends = {s: train(page.with_cfg(seed=s).cfg) for s in pair_seeds}
     seed_pairs = tuple(seed_pair(page, ends[a], ends[b]) for a, b in pairs)
     barriers = [[r["barrier_test"] for r in rows_] for rows_ in draw_rows]
-    more = perturbations(size, mode, perturbation_seed, max(len(ps), page.preset.test_draws))[len(ps):]
-    ends_t0 = sorted({t0s[0], t0s[-1]})
-    extra = chaos_rows(page, cfgs, ends_t0, more, desc="more draws at the compared t0s") if more else {}
-    compared = {t0: tuple(rows[(s, t0, p)] for s, p in keys) + tuple(extra[(s, t0, p)] for s in train_seeds for p in more)
+    compared = {t0: tuple(rows[(s, t0, p)] for s, p in keys) + tuple(rows[(s, t0, p)] for s in train_seeds for p in more)
                 for t0 in ends_t0}
     return ChaosSweep(base, t0s, ps, train_seeds, draw_rows, tuple(f"seed {s}, draw {p.seed}" for s, p in keys),
                       null, seed_pairs, tuple(f"seeds {a} and {b}" for a, b in pairs),
