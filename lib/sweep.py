@@ -318,6 +318,9 @@ def main(argv=None) -> int:
     ap.add_argument("--time", type=int, default=240, help="minutes per job")
     ap.add_argument("--status", action="store_true", help="only report the jobs' states")
     ap.add_argument("--dry-run", action="store_true", help="only list the jobs, phase by phase; submit nothing")
+    ap.add_argument("--summary", default=None, metavar="DIR",
+                    help="then write a compact summary of each stored seed of the setting to DIR (lib.summary; "
+                         "the book reads book/paper_runs); with --status, write it from what is stored")
     a = ap.parse_args(argv)
     params = {f.name: getattr(a, f.name) for f in dataclasses.fields(PageParams) if getattr(a, f.name) is not None}
     if "width" in params and float(params["width"]).is_integer():
@@ -326,12 +329,25 @@ def main(argv=None) -> int:
     try:
         if a.status:
             print(format_status(status(a.page, params, extra, a.store)))
+            if a.summary:
+                write_summaries(params, a.store, a.summary)
             return 0
         if a.dry_run:
             print(format_plan(a.page, params, extra, a.store))
             return 0
         report = run_sweep(a.page, params, extra, a.store, a.executor, a.partition, a.gpus, a.time)
+        if a.summary and not report["failed"]:
+            write_summaries(params, a.store, a.summary)
     except (ValueError, ExecutorUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 1 if report["failed"] else 0
+
+
+def write_summaries(params: dict, store: str | None, out: str) -> list:
+    """`lib.summary.from_store` for the page parameters ``params`` in the run store ``store``."""
+    from . import summary
+    from .pages.common import setup
+    if store:
+        os.environ["TWOPHASE_STORE"] = str(store)
+    return summary.from_store(setup(for_jobs=True, **params), out=out)

@@ -267,6 +267,8 @@ def _run(cfg, data, model, opt, traj, start, history, progress, stop_at, job: st
     """SGD from ``start`` to the end (or ``stop_at``), a checkpoint at each of the run's iterations; the
     seconds spent on steps, evaluations and checkpoint writes go to the timing log under ``job``."""
     began, spent = time.perf_counter(), {"test evaluations": [0.0, 0], "checkpoint writes": [0.0, 0]}
+    # wall time of training up to each checkpoint, over every session that trained the run (not its identity)
+    prior = (storage.load_or_none(traj.checkpoint_path(start), warn=False) or {}).get("wall_s") or 0.0 if start else 0.0
     ckpts = set(traj.iterations)
     end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
     x_test, y_test = data.x_test, data.y_test
@@ -291,7 +293,8 @@ def _run(cfg, data, model, opt, traj, start, history, progress, stop_at, job: st
             t = time.perf_counter()
             storage.save(traj.checkpoint_path(it), _to_cpu({
                 "iteration": it, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "metrics": list(history), "arithmetic": arithmetic(cfg.threads, cfg.device)}))
+                "metrics": list(history), "arithmetic": arithmetic(cfg.threads, cfg.device),
+                "wall_s": prior + time.perf_counter() - began}))
             spent["checkpoint writes"][0] += time.perf_counter() - t
             spent["checkpoint writes"][1] += 1
             window_loss, window_correct, window_n = 0.0, 0, 0

@@ -56,7 +56,7 @@ def test_papermill_runs_myst_page_with_override(tmp_path):
     injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and 'arch = "resnet20"' in "".join(injected[0]["source"])
     text = json.dumps(nb)
-    assert "ResNet-20 (width 8) on mnist5k" in text and "T = 50" in text
+    assert "ResNet-20 (width 8) on fashion-mnist" in text and "T = 50" in text
 
 
 @pytest.mark.slow

@@ -91,11 +91,38 @@ def test_fashion_mnist_from_data_dir(tmp_path):
     assert d.y_train.tolist() == (np.arange(30) % 10).tolist()
 
 
-@pytest.mark.skipif(not D.DEBIAN_FASHION_DIR.exists(), reason="Debian's dataset-fashion-mnist is not installed")
-def test_fashion_mnist_debian_files(tmp_path):
+def test_fashion_mnist_ships_with_the_repository_intact(tmp_path):
+    """The shipped idx files are the recorded originals (SHA-256) and load offline from an empty
+    data folder: 60,000 training and 10,000 test images, balanced."""
+    import hashlib
+    sums = dict(reversed(line.split()) for line in (D.SHIPPED_FASHION_DIR / "SHA256SUMS").read_text().splitlines())
+    assert len(sums) == 4
+    for name, digest in sums.items():
+        assert hashlib.sha256((D.SHIPPED_FASHION_DIR / name).read_bytes()).hexdigest() == digest, name
+    assert "MIT" in (D.SHIPPED_FASHION_DIR / "LICENSE").read_text()
     d = D.load_dataset("fashion-mnist", data_dir=str(tmp_path), download=False)
     assert d.x_train.shape == (60000, 1, 28, 28) and d.x_test.shape == (10000, 1, 28, 28)
     assert torch.bincount(d.y_train).tolist() == [6000] * 10
+
+
+def test_cifar10_reads_torchvisions_layout(tmp_path):
+    """CIFAR-10 in torchvision's Python layout (pickled batches, channel-first rows), written here
+    small: images come back (N, 3, 32, 32) normalised, pixels in place, labels in order."""
+    import pickle
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    rows = {n: rng.integers(0, 256, (4, 3072), dtype=np.uint8) for n in names}
+    for k, n in enumerate(names):
+        with open(folder / n, "wb") as f:
+            pickle.dump({"data": rows[n], "labels": [(k + i) % 10 for i in range(4)]}, f)
+    d = D.load_dataset("cifar10", data_dir=str(tmp_path), download=False)
+    assert d.x_train.shape == (20, 3, 32, 32) and d.x_test.shape == (4, 3, 32, 32) and d.hflip
+    assert d.y_train[:4].tolist() == [0, 1, 2, 3] and d.y_test.tolist() == [5, 6, 7, 8]
+    mean, std = D._STATS["cifar10"]
+    red = rows["data_batch_1"][0, :1024].reshape(32, 32) / 255.0  # the first image's red channel
+    assert np.allclose(d.x_train[0, 0].numpy(), (red - mean[0]) / std[0], atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["mnist", "cifar10"])

@@ -7,7 +7,13 @@ def test_default_setup_and_setting_line():
     p = common.setup()
     assert p.cfg.arch == "lenet5" and p.cfg.steps == common.PRESETS["default"].steps
     assert p.cfg.milestones == ()  # a constant learning rate over T, as in the papers' window
-    assert "LeNet-5 on mnist5k" in p.setting and "eNTK 'sum'" in p.setting
+    assert "LeNet-5 on fashion-mnist" in p.setting and "eNTK 'sum'" in p.setting
+    # below the paper preset a large test set is evaluated on its first CPU_TEST_EXAMPLES; mnist5k's is whole
+    assert p.cfg.eval_n == common.CPU_TEST_EXAMPLES
+    assert common.setup(dataset="mnist5k").cfg.eval_n is None
+    assert common.setup(preset="paper", for_jobs=True, dataset="fashion-mnist").cfg.eval_n is None
+    grid = settings.grid_page(p, dict(arch="lenet5", width=None, momentum=0.0, dataset="mnist5k"))
+    assert grid.cfg == common.setup(dataset="mnist5k").cfg
     s = common.setup(preset="smoke", arch="resnet20", steps=100)
     assert s.cfg.steps == 100 and s.cfg.width == 8 and s.cfg.momentum == 0.9 and "width 8" in s.setting
 
@@ -60,7 +66,7 @@ def test_switch_points_stay_inside_the_constant_learning_rate_window():
 def test_grid_puts_the_pages_setting_first_and_computes_what_the_preset_affords():
     page = common.setup(preset="default")
     grid = settings.grid_settings(page)
-    assert grid[0][0] == dict(arch="lenet5", width=None, momentum=page.cfg.momentum, dataset="mnist5k")
+    assert grid[0][0] == dict(arch="lenet5", width=None, momentum=page.cfg.momentum, dataset="fashion-mnist")
     assert grid[1][0]["momentum"] != page.cfg.momentum and grid[1][0]["arch"] == "lenet5"
     assert [c for _, c in grid] == [True] + [False] * (len(grid) - 1)  # the default computes its own setting only
     assert all(c for _, c in settings.grid_settings(common.setup(preset="full")))
@@ -85,7 +91,9 @@ def test_every_pages_parameters_cell_is_written_from_page_params():
         if m is None:
             continue
         cell = m.group(1).splitlines()
-        if page.stem in ("intro", "settings"):
+        if page.stem == "paper":  # reads stored summaries: its one parameter is their folder
+            assert [c for c in cell if c.strip()][0].startswith("summaries = None"), page.name
+        elif page.stem in ("intro", "settings"):
             assert lines[0] in cell, page.name
         else:
             start = cell.index(lines[0])

@@ -72,8 +72,10 @@ def test_barrier_between_different_models_on_the_stated_grid(base):
     r = P.compare_endpoints(base.cfg, a, b, n_points=11)
     assert r["alphas"] == pytest.approx([i / 10 for i in range(11)])
     m = base.model(60)
-    end_a = training.evaluate(m, base.data.x_test, base.data.y_test)[0]
+    n = base.cfg.eval_n  # the run's test examples, as its own test metrics
+    end_a = training.evaluate(m, base.data.x_test[:n], base.data.y_test[:n])[0]
     assert r["path_test"][-1] == pytest.approx(end_a, rel=1e-5)  # alpha = 1 is the first model
+    assert r["path_test"][-1] == pytest.approx(base.metrics[-1]["test_loss"], rel=1e-5)
     want = max(l - (al * r["path_test"][-1] + (1 - al) * r["path_test"][0]) for al, l in zip(r["alphas"], r["path_test"]))
     assert r["barrier_test"] == pytest.approx(want) and r["barrier_test"] >= 0
     assert r["disagreement"] > 0.3  # the trained model against its initialisation

@@ -146,6 +146,27 @@ def _snap(t: float, its) -> int:
     return int(min(its, key=lambda c: abs(c - t)))
 
 
+def _seed_transition(kernels: dict, end: int, dt: int, centered: bool):
+    """`replicates.transition_point` of one run's adjacent S (spacing ``dt``, against t + dt) in the
+    window ending at ``end``; returns (test, t + dt, S)."""
+    k = {t: h for t, h in kernels.items() if t <= end}
+    ts, s = adjacent_distances(k, dt, centered)
+    s = np.maximum(np.asarray(s), phases.S_RESOLUTION)
+    x = np.asarray(ts, dtype=float) + dt
+    test = (replicates.transition_point(x, s) if len(x) >= replicates.MIN_POINTS else
+            _too_short("likelihood ratio, power law + floor vs power law", x, s))
+    return test, x, s
+
+
+def run_t_star(kernels: dict, end: int, centered: bool = phases.DECIDING_CENTERED) -> int | None:
+    """One run's own transition point, by `phase_two`'s rule for a seed (snapped to a checkpoint;
+    None where the fit finds none). The pages' Phase II starts at the median over seeds instead."""
+    its = [t for t in sorted(kernels) if t <= end]
+    dt = min(b - a for a, b in zip(its, its[1:]))
+    test = _seed_transition(kernels, end, dt, centered)[0]
+    return _snap(test.details["t_star"] - dt, its) if test.verdict == "holds" else None
+
+
 def phase_two(analysis: ConeAnalysis | SettingResult, end: int | None = None,
               centered: bool = phases.DECIDING_CENTERED) -> PhaseTwo:
     """The transition point of every seed of a cone analysis (or of a setting judged over its seeds,
@@ -157,13 +178,9 @@ def phase_two(analysis: ConeAnalysis | SettingResult, end: int | None = None,
     dt = min(b - a for a, b in zip(its, its[1:]))
     per, trunc, series = [], [], []
     for run in runs:
-        k = {t: h for t, h in run.kernels.items() if t <= end}
-        ts, s = adjacent_distances(k, dt, centered)
-        s = np.maximum(np.asarray(s), phases.S_RESOLUTION)
-        x = np.asarray(ts, dtype=float) + dt
-        series.append((tuple(ts), tuple(s.tolist())))
-        per.append(replicates.transition_point(x, s) if len(x) >= replicates.MIN_POINTS else
-                   _too_short("likelihood ratio, power law + floor vs power law", x, s))
+        test, x, s = _seed_transition(run.kernels, end, dt, centered)
+        series.append((tuple((x - dt).astype(int).tolist()), tuple(s.tolist())))
+        per.append(test)
         trunc.append(replicates.truncation_check(x, s) if (x <= x[-1] / 2).sum() >= replicates.MIN_POINTS else
                      _too_short("t* on [0, T/2] / t* on [0, T]", x, s, half=True))
     across = replicates.transition_across_seeds(per)

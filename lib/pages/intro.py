@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import phases, replicates
+from .. import fit, phases, replicates
+from ..data import load_dataset
+from ..training import train
 from . import verdicts
 from .chaos import ChaosSweep, chaos_sweep, cone_agreement
 from .common import COUNTEREXAMPLES, DRIFT_CONTROL, PageSetup
@@ -99,3 +101,30 @@ def claims(page: PageSetup) -> Claims:
     return Claims(rows, {r["short"]: t for r, t in zip(rows, (drop[True], p2[True].across, sat[True], nar[True], ctrl[True],
                                                               chaos_t, ag[True], cost, trend, cx[True]))},
                   cone, p2[True], controls, counter, chaos, agree[phases.DECIDING_CENTERED], linear)
+
+
+def regime_table(page: PageSetup, claims_: Claims) -> list[dict]:
+    """The papers' window beside this book's (the intro's table): data, batch, iterations, epochs,
+    learning rate, and where the book's seeds are in training at t* and at T (`lib.fit`); the papers
+    do not report training accuracy over their window."""
+    cfg, t_star = page.cfg, claims_.phase2.t_star
+    trajs = [train(page.with_cfg(seed=s).cfg) for s in claims_.cone.setting.seeds]
+    a = [fit.fit_at(t, t_star) for t in trajs]
+    b = [fit.fit_at(t, cfg.steps) for t in trajs]
+    crit = [fit.fit_criterion(t, t_star) for t in trajs]
+    span = lambda v, f: f(min(v)) if f(min(v)) == f(max(v)) else f"{f(min(v))}–{f(max(v))}"  # noqa: E731
+    pct = lambda v: f"{100 * v:.1f}%"  # noqa: E731
+    decay = [m for m in cfg.milestones if m < cfg.steps]
+    return [
+        {"": "papers (Frankle et al.'s CIFAR-10 recipe)", "data": f"CIFAR-10, {fit.PAPERS_TRAIN_IMAGES:,} training images",
+         "batch": fit.PAPERS_BATCH, "iterations": f"{fit.PAPERS_ITERATIONS:,}", "epochs": f"{fit.papers_epochs():.1f}",
+         "learning rate": "0.1, constant over the window", "train acc at t*": "not reported",
+         "train acc at T": "not reported", "Phase II with train acc ≥ 95%": "not reported"},
+        {"": f"this book ({len(trajs)} seeds)",
+         "data": f"{cfg.dataset}, {len(load_dataset(cfg.dataset).y_train):,} training images",
+         "batch": cfg.batch_size, "iterations": f"{cfg.steps:,}", "epochs": f"{fit.epochs(cfg):.1f}",
+         "learning rate": f"{cfg.lr:g}, " + (f"x{cfg.gamma:g} at {', '.join(map(str, decay))}" if decay else "constant"),
+         "train acc at t*": f"{span([x.train_acc for x in a], pct)} (t* = {t_star:,})",
+         "train acc at T": span([x.train_acc for x in b], pct),
+         f"Phase II with train acc ≥ {100 * fit.FIT_ACC:.0f}%": span([c.share_fit for c in crit], lambda v: f"{100 * v:.0f}%")},
+    ]

@@ -14,7 +14,7 @@ from ..data import load_dataset
 from ..linearization import SwitchConfig, switch_config, switch_run
 from ..runtime import run_parallel
 from ..training import checkpoint_iterations, predict, train
-from .common import PageSetup, check_grid, cone_grids, seeds, window_end
+from .common import PageSetup, check_grid, cone_grids, fit_text, seeds, window_end
 from .cone import ConeAnalysis, PhaseTwo, cone_analysis, phase_two
 from .judging import judge_run
 
@@ -202,3 +202,17 @@ def run_job(page: PageSetup, step: str, value, extra: dict) -> None:
             switch_run(switch_config(page.with_cfg(seed=value).cfg, at, bn=page.kernel.bn))
     else:
         switch_run(switch_config(page.cfg, value, bn=page.kernel.bn))
+
+
+def fit_sentence(page: PageSetup, sweep: LinearSweep) -> str:
+    """Where the standard runs are in training (`lib.fit.fit_sentence`, Phase II from the setting's
+    t*) and where the runs switched at their transition point end."""
+    p2 = phase_two(cone_analysis(page))
+    at = [x["at"] for x in sweep.per_seed if x.get("at") is not None and x["at"].get("train_acc") is not None]
+    text = "Standard training: " + fit_text(page, p2.t_star)
+    if at:
+        lo, hi = min(a["train_acc"] for a in at), max(a["train_acc"] for a in at)
+        tl, th = min(a["test_acc"] for a in at), max(a["test_acc"] for a in at)
+        text += (f"; runs switched at their own transition point end at training accuracy {100 * lo:.1f}–{100 * hi:.1f}% "
+                 f"and test accuracy {100 * tl:.1f}–{100 * th:.1f}%")
+    return text

@@ -7,14 +7,15 @@ import contextlib
 import dataclasses
 from dataclasses import dataclass
 
-from .. import phases, storage
+from .. import fit, phases, storage
 from ..data import DataUnavailable
 from ..models import MODELS
 from . import verdicts as V
 from .chaos import chaos_sweep, cone_agreement
-from .common import PageSetup, Preset, arch_fields, seeds
+from .common import PageSetup, Preset, arch_fields, eval_fields, seeds
 from .cone import cone_analysis, phase_two
 from .linear import linear_sweep
+from ..training import train
 
 # The grid of settings measured (the appendix page; benchmarks/settings.py): each architecture at
 # its 2-core width, SGD momentum 0 and 0.9 (the papers' convolutional nets use 0.9), the embedded
@@ -49,7 +50,8 @@ def grid_page(page: PageSetup, s: dict) -> PageSetup:
     """The page's preset and kernel settings in the grid setting ``s``."""
     width = s.get("width") if s.get("width") is not None else (None if s["arch"] != page.cfg.arch else page.cfg.width)
     return page.with_cfg(**{**arch_fields(s["arch"], paper=page.preset.paper), "width": width,
-                             "dataset": s["dataset"], "momentum": s["momentum"]})
+                             "dataset": s["dataset"], "momentum": s["momentum"],
+                             **eval_fields(s["dataset"], page.preset)})
 
 
 def grid_settings(page: PageSetup) -> list[tuple[dict, bool]]:
@@ -73,7 +75,8 @@ class SettingClaims:
     "not run"}, each judged across replicates (`lib.pages.verdicts`, centered S); regime: the
     saturation regime of the kernel's motion over the seeds; seeds: training seeds judged;
     cone_transitions: each seed's transition point (its checkpoint; the setting's t* where the seed has none); chaos: the `phases.ChaosTransition` (None if not
-    run); linear: the `phases.LinearAdvantage` (None if not run).
+    run); linear: the `phases.LinearAdvantage` (None if not run); fit: where the seeds are in
+    training (epochs of the window, training accuracy at t* and at T, `lib.fit`).
     """
 
     setting: dict
@@ -85,6 +88,7 @@ class SettingClaims:
     cone_transitions: tuple = ()
     chaos: phases.ChaosTransition | None = None
     linear: phases.LinearAdvantage | None = None
+    fit: str = ""
 
     def summary(self) -> str:
         """The row in one line (benchmarks/settings.py)."""
@@ -123,7 +127,16 @@ def setting_claims(page: PageSetup, chaos: bool = True, stored_only: bool = Fals
                 "linear advantage": V.linear_cost(linear).verdict, "linear trend": V.linear_trend(linear).verdict}
     return SettingClaims(s, setting_name(s), "read from the run store" if stored_only else "computed", verdicts,
                          sat.details.get("regime", "one seed"), tuple(seeds(page)), p2.seed_t,
-                         None if sweep is None else sweep.transition, linear.advantage)
+                         None if sweep is None else sweep.transition, linear.advantage,
+                         fit_summary([train(page.with_cfg(seed=sd).cfg) for sd in seeds(page)], p2.t_star))
+
+
+def fit_summary(trajs, t_star: int) -> str:
+    """Epochs of the window and the seeds' training accuracy at t* and at T, in a table cell."""
+    a = [fit.fit_at(t, t_star).train_acc for t in trajs]
+    b = [fit.fit_at(t, t.cfg.steps).train_acc for t in trajs]
+    span = lambda v: f"{100 * min(v):.1f}" + ("" if len(v) == 1 else f"–{100 * max(v):.1f}")  # noqa: E731
+    return f"{fit.epochs(trajs[0].cfg):.1f} epochs; {span(a)}% at t*, {span(b)}% at T"
 
 
 def compare_sentence(own: SettingClaims, other: SettingClaims) -> str:
@@ -203,5 +216,6 @@ def measures_table(rows: list[SettingClaims]):
                           "cone transition per seed": " / ".join("none" if t is None else str(t)
                                                                  for t in r.cone_transitions) or "n/a",
                           "chaos transition": chaos(r),
-                          "room at the transition (points)": room(r)} for r in rows
+                          "room at the transition (points)": room(r),
+                          "training (epochs; train acc)": r.fit or "n/a"} for r in rows
                          if r.regime is not None]).set_index("setting")

@@ -32,7 +32,6 @@ from .judging import SettingResult
 from .linear import LinearSweep
 
 EARLY_CHECKPOINTS = 3  # the early level of the drop: the median adjacent S of the first checkpoints
-LINEAR_N_TEST = 1000  # test examples per seed in the linear test's surrogates (MNIST-5k's test set: 1,000)
 SATURATION_VERDICT = {"cone": "holds", "drifting": "fails", "lazy": "fails", "unsaturated": "inconclusive"}
 
 
@@ -237,11 +236,19 @@ def calibration(setting: SettingResult, phase2: PhaseTwo, end: int, n_rep: int, 
         if len(d) >= 2:
             acc = float(np.mean([x["standard"]["test_acc"] for x in linear.per_seed]))
             cal = replicates.size_and_power(replicates.linear_across_seeds, *replicates.linear_samplers(
-                len(d), n_test=LINEAR_N_TEST, acc=min(max(acc, 0.01), 0.99), gap=float(np.mean(d)),
+                len(d), n_test=_n_test(linear), acc=min(max(acc, 0.01), 0.99), gap=float(np.mean(d)),
                 sd=float(np.std(d, ddof=1)) if np.ptp(d) > 0 else 0.002), n_rep=n_rep)
             rows.append(_size_row("linear advantage", f"no cost (null) / measured cost {100 * np.mean(d):.2f} points "
                                   "(effect)", len(d), cal))
     return rows
+
+
+def _n_test(linear: LinearSweep) -> int:
+    """Test examples per seed of the linear test (those the runs were evaluated on)."""
+    n = [len(x["correct"][0]) for x in linear.per_seed if x.get("correct") is not None]
+    if not n:
+        raise ValueError("the linear sweep holds no per-example correctness (no seed was switched)")
+    return n[0]
 
 
 def _size_row(test: str, surrogate: str, n: int, cal: replicates.Calibration) -> dict:

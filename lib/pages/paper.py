@@ -1,0 +1,157 @@
+"""The page "At the papers' scale" (book/paper.md): paper-scale runs computed elsewhere (a GPU),
+read from their stored summaries (`lib.summary`) and judged by the default pages' instrument.
+
+`expected` lists the runs the page is for (ResNet-20 width 16 and VGG-16, the papers' recipe,
+10^4 iterations, 3 seeds, on each dataset) and the command that computes each; `judge_setting`
+rebuilds each seed's kernel series from its S matrix (`summary.kernels_from`) and runs the cone
+page's transition fit (`cone.phase_two`) and the tests of `lib.pages.verdicts` on it; `chaos_test`
+runs the chaos page's test on the stored barriers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import phases, replicates, summary
+from ..kernels import FLOOR_SOURCES, KernelSpec
+from . import verdicts as V
+from .common import PRESETS, PageSetup, cone_grids, setup, window_end
+from .cone import PhaseTwo, phase_two
+from .judging import RunRegime, SettingResult
+
+ARCHS = ("resnet20", "vgg16")
+DATASETS = ("mnist5k", "fashion-mnist", "cifar10")
+SEEDS = (0, 1, 2)
+
+
+def _name(cfg) -> str:
+    width = "default width" if cfg.width is None else f"width {cfg.width:g}"
+    return f"{cfg.arch} ({width}) on {cfg.dataset}, T = {cfg.steps:,}"
+
+
+def _key(cfg) -> tuple:
+    return (cfg.arch, cfg.width, cfg.dataset, cfg.steps)
+
+
+def expected(archs=ARCHS, datasets=DATASETS, seeds=SEEDS) -> list[dict]:
+    """The paper-scale runs this page is for: one row per (architecture, dataset) with the
+    configuration of the ``paper`` preset and the command that computes its runs and summaries."""
+    rows = []
+    for arch in archs:
+        for ds in datasets:
+            page = setup(preset="paper", arch=arch, dataset=ds, for_jobs=True)
+            rows.append(dict(page=page, seeds=tuple(seeds), command=(
+                f"python -m lib sweep cone --preset paper --arch {arch} --dataset {ds} --summary book/paper_runs"
+                + ("  (downloads CIFAR-10 when online)" if ds == "cifar10" else ""))))
+    return rows
+
+
+@dataclass(frozen=True)
+class PaperSetting:
+    """The stored summaries of one setting (same architecture, width, dataset and T), one per seed."""
+
+    page: PageSetup
+    summaries: tuple
+
+    @property
+    def seeds(self) -> tuple:
+        return tuple(summary.config(s).seed for s in self.summaries)
+
+    @property
+    def name(self) -> str:
+        return _name(self.page.cfg)
+
+
+def group(summaries) -> list[PaperSetting]:
+    """The summaries grouped by setting, seeds in order."""
+    by = {}
+    for s in summaries:
+        cfg = summary.config(s)
+        by.setdefault(_key(cfg), []).append(s)
+    out = []
+    for key, ss in sorted(by.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        ss = sorted(ss, key=lambda s: summary.config(s).seed)
+        cfg = summary.config(ss[0])
+        preset = PRESETS["paper"] if cfg.steps >= PRESETS["paper"].steps else PRESETS["smoke"]
+        out.append(PaperSetting(PageSetup(preset, cfg, KernelSpec(**ss[0]["meta"]["kernel"])), tuple(ss)))
+    return out
+
+
+def inventory(settings, expected_rows=None) -> list[dict]:
+    """One row per expected setting (and per stored one not expected): seeds stored, seeds missing,
+    and what would compute the missing ones."""
+    expected_rows = expected() if expected_rows is None else expected_rows
+    have = {_key(s.page.cfg): s for s in settings}
+    rows = []
+    for e in expected_rows:
+        cfg = e["page"].cfg
+        s = have.pop(_key(cfg), None)
+        stored = s.seeds if s else ()
+        missing = [x for x in e["seeds"] if x not in stored]
+        rows.append({"setting": _name(cfg),
+                     "seeds stored": ", ".join(map(str, stored)) or "none",
+                     "seeds missing": ", ".join(map(str, missing)) or "none",
+                     "to compute them": e["command"] if missing else ""})
+    for s in have.values():
+        rows.append({"setting": s.name + " (not a paper-scale setting)", "seeds stored": ", ".join(map(str, s.seeds)),
+                     "seeds missing": "", "to compute them": ""})
+    return rows
+
+
+def _noise(summ: dict, centered: bool) -> float:
+    n = summ["meta"]["noise"]["centered" if centered else "raw"]
+    return max((max(v) for k, v in n.items() if k in FLOOR_SOURCES and v), default=0.0)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One paper-scale setting judged: the `SettingResult` rebuilt from its summaries (centered S in
+    the kernels, which decide), Phase II, and the tests (transition, drop, cone, narrow, chaos)."""
+
+    setting: PaperSetting
+    result: SettingResult
+    phase2: PhaseTwo
+    end: int
+    tests: dict
+
+
+def judge_setting(ps: PaperSetting) -> Judged:
+    """The default pages' instrument on the stored S: each seed's regime (raw and centered), the
+    transition point across seeds, and the claims' tests of `lib.pages.verdicts` on centered S."""
+    page, end = ps.page, window_end(ps.page.cfg)
+    dts = cone_grids(page)[0]
+    runs = []
+    for s in ps.summaries:
+        kc, kr = summary.kernels_from(s, True), summary.kernels_from(s, False)
+        regimes = {False: phases.regime(kr, dts, window_end=end, noise=_noise(s, False), centered=False),
+                   True: phases.regime(kc, dts, window_end=end, noise=_noise(s, True), centered=True)}
+        runs.append(RunRegime(f"seed {summary.config(s).seed}", kc, s["meta"]["noise"]["raw"], regimes[False], regimes[True]))
+    result = SettingResult(page, ps.seeds, tuple(runs), phases.setting_regime(r.raw for r in runs),
+                           phases.setting_regime(r.centered for r in runs))
+    p2 = phase_two(result, end, centered=True)
+    tests = {"transition point": p2.across, "Phase I drop": V.drop(result, p2, True),
+             "cone (saturation)": V.cone(result, p2, end, True)[0], "narrow": V.narrow(result, p2, end, True),
+             "chaos": chaos_test(ps)}
+    return Judged(ps, result, p2, end, tests)
+
+
+def chaos_rows(ps: PaperSetting) -> list[tuple]:
+    """(seed, t0, draw, test barrier, disagreement) of every stored chaos branch of the setting."""
+    return [(summary.config(s).seed, *row) for s in ps.summaries for row in s["chaos"].tolist()]
+
+
+def chaos_test(ps: PaperSetting) -> replicates.Test:
+    """The chaos page's test on the stored barriers: draws at the first and the last t0 against the
+    median barrier between two training seeds."""
+    rows = chaos_rows(ps)
+    pairs = [p[1] for s in ps.summaries for p in s["pairs"].tolist()]
+    if not rows:
+        return V._undecided("test barrier", [], "Mann-Whitney U and Fisher's exact", "no chaos branch stored")
+    t0s = sorted({r[1] for r in rows})
+    early = [r[3] for r in rows if r[1] == t0s[0]]
+    late = [r[3] for r in rows if r[1] == t0s[-1]]
+    if len(t0s) < 2 or min(len(early), len(late)) < 2 or not pairs or not np.median(pairs) > 0:
+        return V._undecided("test barrier", early + late, "Mann-Whitney U and Fisher's exact",
+                            "fewer than two draws at two t0s, or no barrier between two training seeds")
+    return replicates.chaos_test(early, late, float(np.median(pairs)))
