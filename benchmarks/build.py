@@ -28,6 +28,7 @@ import os
 import re
 import subprocess
 import sys
+import contextlib
 import tempfile
 import time
 from pathlib import Path
@@ -164,6 +165,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", choices=["smoke", "default"], default=None)
     ap.add_argument("--log", default=None, help="also write the build logs to this folder")
+    ap.add_argument("--keep", default=None, help="build in this (empty) folder and keep its run store and site "
+                    "(<folder>/<preset>/store, <folder>/<preset>/out) instead of a temporary one")
     ap.add_argument("--throughput", action="store_true", help="only the independent-runs table")
     ap.add_argument("--cores", action="store_true", help="only the smoke build on 1 core against all")
     a = ap.parse_args()
@@ -180,8 +183,10 @@ def main():
             print(f"| {k}{' (extrapolated)' if k > len(os.sched_getaffinity(0)) else ''} | {fmt(wall)} |")
         return
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() if a.keep is None else contextlib.nullcontext(a.keep) as tmp:
         tmp = Path(tmp)
+        if a.keep is not None and any(tmp.iterdir() if tmp.exists() else ()):
+            raise SystemExit(f"--keep {tmp}: the folder is not empty (a cold build needs an empty run store)")
         runs = []
         if a.only in (None, "smoke"):
             runs.append(("smoke build (cold)", "smoke", tmp / "smoke"))
