@@ -387,8 +387,11 @@ def across_seeds(results, test: str = "t") -> SeedVerdict:
     p_cone, log_ell = _one_sided(ell, math.log(RESOLVED_FRACTION), "less", test)
     aic = np.array([r.delta_aic for r in moving])
     p_plateau, delta_aic = _one_sided(aic, AIC_MARGIN, "greater", test)
-    verdict = ("cone" if max(p_cone, p_plateau) < SEED_ALPHA / 2 else "drifting" if p_drift < SEED_ALPHA / 2
-               else "unsaturated")
+    # as for one seed: still rising at long lags with the power law fitting better (ΔAIC < 0) is not a
+    # cone, even where the correlation time is resolved and ΔAIC is above the margin
+    drifting = p_drift < SEED_ALPHA / 2
+    cone = max(p_cone, p_plateau) < SEED_ALPHA / 2 and not (drifting and delta_aic.value < 0)
+    verdict = "cone" if cone else "drifting" if drifting else "unsaturated"
     return SeedVerdict(tuple(map(float, ex)), tuple(map(float, ell)), exponent, log_ell, name, p_drift, p_cone,
                        len(results), names, verdict, tuple(map(float, aic)), delta_aic, p_plateau)
 

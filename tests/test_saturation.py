@@ -166,3 +166,25 @@ def test_calibration_rows_do_not_depend_on_the_workers(monkeypatch):
     here = S.calibrate(kl, 0, n_seeds=2, n_rep=2)
     monkeypatch.setenv("TWOPHASE_WORKERS", "2")
     assert S.calibrate(kl, 0, n_seeds=2, n_rep=2) == here
+
+
+def test_across_seeds_calls_a_still_rising_better_power_law_drifting_as_each_seed_does():
+    """Seeds whose D(L) still rises at long lags (exponent 0.8) with the power law fitting better
+    (ΔAIC about -17, above the margin) and a resolved correlation time are each 'drifting'; across
+    seeds the same data are drifting too, not a cone (the rule found on the Fashion-MNIST default)."""
+    import dataclasses
+
+    from lib.estimate import Estimate
+    base = [S.judge(walk(s), 0) for s in range(5)]
+    seeds = []
+    for i, r in enumerate(base):
+        lmax = r.profile.lags[-1]
+        ex = 0.8 + 0.02 * i
+        seeds.append(dataclasses.replace(r, name="drifting", corr_time=Estimate(0.1 * lmax, 0.05 * lmax, 0.2 * lmax),
+                                         delta_aic=-17.0 - 0.3 * i, exponent=Estimate(ex, ex - 0.05, ex + 0.05)))
+    v = S.across_seeds(seeds)
+    assert v.p_cone < 0.025 and v.p_plateau < 0.025 and v.p_drift < 0.025  # every test rejects
+    assert v.verdict == "drifting"
+    # the same seeds with the saturating curve fitting better (ΔAIC > 0) are a cone
+    better = [dataclasses.replace(r, delta_aic=5.0 + 0.3 * i) for i, r in enumerate(seeds)]
+    assert S.across_seeds(better).verdict == "cone"
