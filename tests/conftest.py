@@ -8,6 +8,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault("TWOPHASE_PROGRESS", "0")
+# tiny jobs in-process: spawning workers costs seconds per pool (the tests marked slow check the pools)
+os.environ.setdefault("TWOPHASE_WORKERS", "1")
 
 
 @pytest.fixture

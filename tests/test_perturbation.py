@@ -91,6 +91,7 @@ def test_damaged_branch_checkpoint_is_recomputed_identically(base):
         P.run_branch(P.BranchConfig(base.cfg, 30, None), base.store)
 
 
+@pytest.mark.slow  # spawns worker processes
 def test_branches_in_worker_processes_are_bitwise_those_computed_here(base, tmp_path, monkeypatch):
     """lib.runtime.run_parallel: branches trained in spawned workers end bitwise where the same
     branches trained in this process end (each run sets its own thread count)."""

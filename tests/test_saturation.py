@@ -159,6 +159,7 @@ def test_calibrate_small():
     assert len(sweep) == 2 and sweep[0].power == 1.0
 
 
+@pytest.mark.slow  # spawns worker processes
 def test_calibration_rows_do_not_depend_on_the_workers(monkeypatch):
     """The surrogates run side by side in worker processes; the rows are those of one process."""
     kl = [stationary(s) for s in range(2)]

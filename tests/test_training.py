@@ -124,6 +124,7 @@ def test_timing_log_counts_the_work_done(tmp_path, monkeypatch):
     assert len(log.read_text().splitlines()) == len(recs)
 
 
+@pytest.mark.slow  # spawns worker processes
 def test_train_all_in_worker_processes_is_bitwise_train_here(tmp_path, monkeypatch):
     """`train_all` trains the missing runs side by side in spawned workers; each ends bitwise where
     `train` ends it in this process, and a stored run is opened, not trained again."""
