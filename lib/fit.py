@@ -34,13 +34,13 @@ def papers_epochs() -> float:
     return PAPERS_ITERATIONS * PAPERS_BATCH / PAPERS_TRAIN_IMAGES
 
 
-def _at(traj: Trajectory, t: int, key: str) -> tuple[int, float]:
-    """(iteration, value) of metric ``key`` at the recorded checkpoint nearest to ``t``."""
-    its, vals = traj.metric(key)
-    if not its:
+def _at(traj: Trajectory, metrics: list, t: int, key: str) -> tuple[int, float]:
+    """(iteration, value) of metric ``key`` at the record of ``metrics`` (the run's) nearest to ``t``."""
+    rows = [r for r in metrics if r.get(key) is not None]
+    if not rows:
         raise ValueError(f"the run {traj.path.name} records no {key}")
-    i = int(np.argmin([abs(s - t) for s in its]))
-    return its[i], float(vals[i])
+    r = min(rows, key=lambda r: abs(r["iteration"] - t))
+    return r["iteration"], float(r[key])
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,16 @@ class FitPoint:
     test_acc: float
 
 
+def _point(traj: Trajectory, metrics: list, t: int) -> FitPoint:
+    test_t, test_loss = _at(traj, metrics, t, "test_loss")
+    return FitPoint(t, epochs(traj.cfg, t), _at(traj, metrics, max(t, 1), "train_loss")[1],
+                    _at(traj, metrics, max(t, 1), "train_acc")[1], test_t, test_loss,
+                    _at(traj, metrics, t, "test_acc")[1])
+
+
 def fit_at(traj: Trajectory, t: int) -> FitPoint:
     """The run's `FitPoint` at iteration ``t`` (0 has no training numbers: its first window is used)."""
-    t_train, loss = _at(traj, max(t, 1), "train_loss")
-    acc = _at(traj, max(t, 1), "train_acc")[1]
-    test_t, test_loss = _at(traj, t, "test_loss")
-    return FitPoint(t, epochs(traj.cfg, t), loss, acc, test_t, test_loss, _at(traj, t, "test_acc")[1])
+    return _point(traj, traj.metrics, t)
 
 
 @dataclass(frozen=True)
@@ -80,13 +84,13 @@ class FitCriterion:
 
 def fit_criterion(traj: Trajectory, t_star: int) -> FitCriterion:
     """`FitCriterion` of one run with Phase II starting at ``t_star``."""
-    its, acc = traj.metric("train_acc")
-    two = [a for t, a in zip(its, acc) if t_star <= t <= traj.cfg.steps]
+    metrics = traj.metrics  # one read of the run's last checkpoint
+    two = [r["train_acc"] for r in metrics if r.get("train_acc") is not None and t_star <= r["iteration"] <= traj.cfg.steps]
     if not two:
         raise ValueError(f"t_star={t_star} leaves no checkpoint with a training accuracy before T = {traj.cfg.steps}")
     share = float(np.mean([a >= FIT_ACC for a in two]))
-    mid = fit_at(traj, (t_star + traj.cfg.steps) // 2).train_acc
-    return FitCriterion(share, share <= FIT_SHARE, mid, 1 - fit_at(traj, traj.cfg.steps).test_acc)
+    mid = _point(traj, metrics, (t_star + traj.cfg.steps) // 2).train_acc
+    return FitCriterion(share, share <= FIT_SHARE, mid, 1 - _point(traj, metrics, traj.cfg.steps).test_acc)
 
 
 def fit_rows(trajs, t_star: int, labels=None) -> list[dict]:
@@ -103,7 +107,8 @@ def fit_rows(trajs, t_star: int, labels=None) -> list[dict]:
     return rows
 
 
-def _span(values, fmt) -> str:
+def span(values, fmt) -> str:
+    """``fmt`` of the smallest and the largest of ``values`` as a range, or one value where they read the same."""
     lo, hi = min(values), max(values)
     return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)}–{fmt(hi)}"
 
@@ -123,10 +128,10 @@ def fit_sentence(trajs, t_star: int) -> str:
     return (f"T = {cfg.steps:,} iterations at batch {cfg.batch_size} are {epochs(cfg):.1f} epochs of the "
             f"{n:,} training images ({papers_epochs():.1f} in the papers' window); "
             f"{'over the ' + str(len(trajs)) + ' seeds, ' if many else ''}"
-            f"training accuracy {_span([x.train_acc for x in a], pct)} and training loss "
-            f"{_span([x.train_loss for x in a], loss)} at t* = {t_star:,} ({epochs(cfg, t_star):.1f} epochs), "
-            f"{_span([x.train_acc for x in b], pct)} and {_span([x.train_loss for x in b], loss)} at T; "
-            f"test accuracy {_span([x.test_acc for x in a], pct)} at t* and {_span([x.test_acc for x in b], pct)} at T; "
+            f"training accuracy {span([x.train_acc for x in a], pct)} and training loss "
+            f"{span([x.train_loss for x in a], loss)} at t* = {t_star:,} ({epochs(cfg, t_star):.1f} epochs), "
+            f"{span([x.train_acc for x in b], pct)} and {span([x.train_loss for x in b], loss)} at T; "
+            f"test accuracy {span([x.test_acc for x in a], pct)} at t* and {span([x.test_acc for x in b], pct)} at T; "
             f"the training accuracy is at or above {100 * FIT_ACC:.0f}% on "
-            f"{_span([c.share_fit for c in crit], lambda v: f'{100 * v:.0f}%')} of Phase II's checkpoints "
+            f"{span([c.share_fit for c in crit], lambda v: f'{100 * v:.0f}%')} of Phase II's checkpoints "
             f"({'not yet fit over most of Phase II, as in the papers' if all(c.holds for c in crit) else 'fit over most of Phase II, unlike the papers' if not any(c.holds for c in crit) else 'fit over most of Phase II in some seeds only'})")

@@ -546,6 +546,14 @@ def _timed_kernel(what: str, *args, **kwargs) -> torch.Tensor:
         return _kernel_at(*args, **kwargs)
 
 
+NOISE_CHECKPOINTS = 3  # late checkpoints of a window at which the instrument's noise floor is measured
+
+
+def noise_checkpoints(iterations, end: int) -> list[int]:
+    """Where `noise_floor` is measured for a window: every other checkpoint up to ``end``, the last few."""
+    return [t for t in iterations if t <= end][-1 - 2 * (NOISE_CHECKPOINTS - 1)::2][:NOISE_CHECKPOINTS]
+
+
 def noise_floor(traj, iterations, kind: str = "sum", n_probe: int = 200, bn: str = "reestimate",
                 probe_seed: int = 0, centered: bool = False) -> dict[str, list[float]]:
     """The instrument's noise: S between kernels of one checkpoint that differ only in what the

@@ -26,14 +26,13 @@ import numpy as np
 import torch
 
 from . import storage
-from .kernels import noise_floor, pairwise_distances, trajectory_kernels
+from .kernels import noise_checkpoints, noise_floor, pairwise_distances, trajectory_kernels
 from .training import TrainConfig, Trajectory, train, trained
 
 FORMAT = 1
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY_DIR = ROOT / "book" / "paper_runs"  # where the book reads them ($TWOPHASE_SUMMARIES overrides)
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
-NOISE_CHECKPOINTS = 3  # late checkpoints where the noise floor is measured (as `lib.pages.judging`)
 
 
 class BadSummary(ValueError):
@@ -58,19 +57,21 @@ def _upper(m: torch.Tensor) -> np.ndarray:
 def summarize(traj: Trajectory, kernel, chaos_rows=(), pair_rows=(), wall_s: float | None = None) -> dict:
     """The summary of one stored run (see the module docstring). ``kernel``: the `KernelSpec` whose
     series is stored; ``chaos_rows``: (t0, draw, barrier_test, disagreement) per stored branch;
-    ``pair_rows``: (other seed, barrier_test, disagreement) against later seeds."""
+    ``pair_rows``: (other seed, barrier_test, disagreement) against later seeds; ``wall_s``: the
+    training wall time (None: the one the run recorded)."""
     cfg = traj.cfg
     k = trajectory_kernels(traj, **kernel.kwargs)
     its = sorted(k)
-    late = its[-1 - 2 * (NOISE_CHECKPOINTS - 1)::2][:NOISE_CHECKPOINTS]
+    late = noise_checkpoints(its, its[-1])
     noise = {c: noise_floor(traj, late, centered=c, **kernel.kwargs) for c in (False, True)}
-    rows = {m["iteration"]: m for m in traj.metrics}
+    last = traj.checkpoint(traj.iterations[-1])  # metrics, arithmetic and wall time: one read
+    rows = {m["iteration"]: m for m in last["metrics"]}
     metrics = np.array([[np.nan if rows.get(t, {}).get(m) is None else rows[t][m] for m in METRICS] for t in its],
                        dtype=np.float64)
     setting = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
     setting["milestones"] = list(setting["milestones"])
-    meta = dict(format=FORMAT, setting=setting, kernel=dataclasses.asdict(kernel), arithmetic=traj.arithmetic,
-                wall_s=wall_s, noise={("centered" if c else "raw"): v for c, v in noise.items()},
+    meta = dict(format=FORMAT, setting=setting, kernel=dataclasses.asdict(kernel), arithmetic=last.get("arithmetic"),
+                wall_s=last.get("wall_s") if wall_s is None else wall_s, noise={("centered" if c else "raw"): v for c, v in noise.items()},
                 noise_iterations=late, metrics=list(METRICS))
     return dict(meta=meta, iterations=np.asarray(its, dtype=np.int64),
                 s_raw=_upper(pairwise_distances([k[t] for t in its], False)),
@@ -188,14 +189,15 @@ def from_store(page, seeds=None, out: Path | None = None, progress=print) -> lis
         else:
             progress(f"seed {s}: not in the run store; compute it with python -m lib sweep cone --preset "
                      f"{page.preset.name} --arch {cfg.arch} --dataset {cfg.dataset} --seed {s}")
+    try:
+        t0s = chaos_grid(page)
+    except ValueError:
+        t0s = []
+    draws = perturbations(draws=max(page.preset.draws, page.preset.test_draws))
     for s, traj in trajs.items():
         chaos = []
-        try:
-            t0s = chaos_grid(page)
-        except ValueError:
-            t0s = []
         for t0 in t0s:
-            for p in perturbations(draws=max(page.preset.draws, page.preset.test_draws)):
+            for p in draws:
                 if P.branch_done(P.BranchConfig(traj.cfg, t0, p), page.kernel, traj.store):
                     r = P.chaos_row(traj, t0, p, page.kernel, progress=False)
                     chaos.append((t0, p.seed, r["barrier_test"], r["disagreement"]))
@@ -205,13 +207,8 @@ def from_store(page, seeds=None, out: Path | None = None, progress=print) -> lis
             c = storage.load_or_none(f) if o > s and f.exists() else None
             if c is not None:
                 pairs.append((o, c["barrier_test"], c["disagreement"]))
-        summ = summarize(traj, page.kernel, chaos, pairs, wall_s=_wall(traj))
+        summ = summarize(traj, page.kernel, chaos, pairs)
         written.append(write(out / file_name(traj.cfg), summ))
         progress(f"seed {s}: {written[-1]} ({written[-1].stat().st_size / 1e3:.0f} kB)")
     return written
 
-
-def _wall(traj: Trajectory) -> float | None:
-    """Training wall time where the run recorded one (seconds), else None."""
-    ck = traj.checkpoint(traj.iterations[-1])
-    return ck.get("wall_s")

@@ -246,7 +246,8 @@ def train(cfg: TrainConfig, store: storage.RunStore | None = None, progress: boo
         else:
             start, history = 0, []
         t = time.perf_counter()
-        _run(cfg, data, model, opt, traj, start, history, progress, stop_at, f"base run {cfg.arch}")
+        _run(cfg, data, model, opt, traj, start, history, progress, stop_at, f"base run {cfg.arch}",
+             (ck or {}).get("wall_s", 0.0))
     announce(f"trained {cfg.arch}/{cfg.dataset} seed {cfg.seed}: iterations {start}-{min(cfg.steps, stop_at or cfg.steps)} "
              f"in {time.perf_counter() - t:.0f} s")
     return traj
@@ -263,12 +264,12 @@ def _to_cpu(obj):
     return obj
 
 
-def _run(cfg, data, model, opt, traj, start, history, progress, stop_at, job: str = "run"):
+def _run(cfg, data, model, opt, traj, start, history, progress, stop_at, job: str = "run", prior: float = 0.0):
     """SGD from ``start`` to the end (or ``stop_at``), a checkpoint at each of the run's iterations; the
-    seconds spent on steps, evaluations and checkpoint writes go to the timing log under ``job``."""
+    seconds spent on steps, evaluations and checkpoint writes go to the timing log under ``job``.
+    ``prior``: the training wall time stored with the checkpoint resumed from; each checkpoint stores
+    the wall time of training up to it, over every session that trained the run (not its identity)."""
     began, spent = time.perf_counter(), {"test evaluations": [0.0, 0], "checkpoint writes": [0.0, 0]}
-    # wall time of training up to each checkpoint, over every session that trained the run (not its identity)
-    prior = (storage.load_or_none(traj.checkpoint_path(start), warn=False) or {}).get("wall_s") or 0.0 if start else 0.0
     ckpts = set(traj.iterations)
     end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
     x_test, y_test = data.x_test, data.y_test
@@ -387,7 +388,8 @@ def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore |
         module.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         began = time.perf_counter()  # not `start`: that is the caller's function
-        _run(cfg, data, module, opt, run, ck["iteration"], list(ck["metrics"]), progress, None, f"{kind} {cfg.arch}")
+        _run(cfg, data, module, opt, run, ck["iteration"], list(ck["metrics"]), progress, None, f"{kind} {cfg.arch}",
+             ck.get("wall_s", 0.0))
     announce(f"trained {kind} of {cfg.arch}/{cfg.dataset} seed {cfg.seed}, {what} = {t}: iterations "
              f"{ck['iteration']}-{cfg.steps} in {time.perf_counter() - began:.0f} s")
     return run
@@ -397,10 +399,11 @@ def _train_job(cfg: TrainConfig) -> None:
     train(cfg, progress=False)
 
 
-def trained(cfg: TrainConfig, store: storage.RunStore | None = None) -> bool:
-    """Whether the run ``cfg`` is stored to its last checkpoint (a cheap check of the file's
-    presence; `train` still verifies every checkpoint when it opens the run)."""
-    folder = (store or storage.RunStore()).existing_dir("train", cfg)
+def trained(cfg: TrainConfig, store: storage.RunStore | None = None, kind: str = "train", key=None) -> bool:
+    """Whether the run ``cfg`` (or the ``kind`` run of ``key`` that continues it to ``cfg.steps``: a
+    branch) is stored to its last checkpoint (a cheap check of the file's presence; opening the run
+    still verifies every checkpoint)."""
+    folder = (store or storage.RunStore()).existing_dir(kind, cfg if key is None else key)
     return folder is not None and (folder / f"ckpt_{cfg.steps:07d}.pt").exists()
 
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import perturbation as P
-from .. import phases, storage
+from .. import phases
 from ..checks import check_int
 from ..kernels import kernel_distance
 from ..runtime import run_parallel
-from ..training import Trajectory, checkpoint_iterations, train, train_all
+from ..training import Trajectory, checkpoint_iterations, train, train_all, trained
 from .common import DENSE, PageSetup, check_grid, decay_note, seeds, window_end
 from .cone import ConeAnalysis
 
@@ -73,8 +73,7 @@ def _job_done(job) -> bool:
     cfg, t0, p, spec = job
     if p is not None:
         return P.branch_done(P.BranchConfig(cfg, t0, p), spec)
-    folder = storage.RunStore().existing_dir("branch", P.BranchConfig(cfg, t0, None))
-    return folder is not None and (folder / f"ckpt_{cfg.steps:07d}.pt").exists()
+    return trained(cfg, kind="branch", key=P.BranchConfig(cfg, t0, None))
 
 
 def chaos_rows(page: PageSetup, cfgs, t0s, perturbations, desc: str, more: dict | None = None,

@@ -103,16 +103,21 @@ def claims(page: PageSetup) -> Claims:
                   cone, p2[True], controls, counter, chaos, agree[phases.DECIDING_CENTERED], linear)
 
 
+def setting_fits(page: PageSetup, claims_: Claims) -> tuple[list, list, list, list]:
+    """The seeds' runs of the claims' setting and, per run, `fit.fit_at` t* and at T and
+    `fit.fit_criterion` (Phase II from the claims' t*)."""
+    t_star = claims_.phase2.t_star
+    trajs = [train(page.with_cfg(seed=s).cfg) for s in claims_.cone.setting.seeds]
+    return (trajs, [fit.fit_at(t, t_star) for t in trajs], [fit.fit_at(t, page.cfg.steps) for t in trajs],
+            [fit.fit_criterion(t, t_star) for t in trajs])
+
+
 def regime_table(page: PageSetup, claims_: Claims) -> list[dict]:
     """The papers' window beside this book's (the intro's table): data, batch, iterations, epochs,
     learning rate, and where the book's seeds are in training at t* and at T (`lib.fit`); the papers
     do not report training accuracy over their window."""
-    cfg, t_star = page.cfg, claims_.phase2.t_star
-    trajs = [train(page.with_cfg(seed=s).cfg) for s in claims_.cone.setting.seeds]
-    a = [fit.fit_at(t, t_star) for t in trajs]
-    b = [fit.fit_at(t, cfg.steps) for t in trajs]
-    crit = [fit.fit_criterion(t, t_star) for t in trajs]
-    span = lambda v, f: f(min(v)) if f(min(v)) == f(max(v)) else f"{f(min(v))}–{f(max(v))}"  # noqa: E731
+    cfg, t_star, span = page.cfg, claims_.phase2.t_star, fit.span
+    trajs, a, b, crit = setting_fits(page, claims_)
     pct = lambda v: f"{100 * v:.1f}%"  # noqa: E731
     decay = [m for m in cfg.milestones if m < cfg.steps]
     return [

@@ -7,12 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import phases
-from ..kernels import FLOOR_SOURCES, kernel_done, noise_floor, noise_value
+from ..kernels import FLOOR_SOURCES, kernel_done, noise_checkpoints, noise_floor, noise_value
 from ..runtime import run_parallel
 from ..training import train
 from .common import PageSetup, run_kernels, window_end
 
-NOISE_CHECKPOINTS = 3  # late checkpoints of the window at which the instrument's noise floor is measured
 
 
 @dataclass(frozen=True)
@@ -37,11 +36,11 @@ class RunRegime:
 def judge_run(page: PageSetup, traj, label: str, dts, taus=None, kernels: dict | None = None,
               noise_run=None) -> RunRegime:
     """The regime of one stored run (raw and centered S) in the page's window, with the noise floor
-    measured on ``noise_run`` (default: the run itself) at ``NOISE_CHECKPOINTS`` late checkpoints."""
+    measured on ``noise_run`` (default: the run itself) at the late checkpoints of `kernels.noise_checkpoints`."""
     end = window_end(page.cfg)
     k = run_kernels(page, traj) if kernels is None else kernels
     noise_run = noise_run or traj
-    late = [t for t in noise_run.iterations if t <= end][-1 - 2 * (NOISE_CHECKPOINTS - 1)::2][:NOISE_CHECKPOINTS]
+    late = noise_checkpoints(noise_run.iterations, end)
     kw = page.kernel.kwargs
     noise = {c: noise_floor(noise_run, late, centered=c, **kw) for c in (False, True)}
     regimes = {c: phases.regime(k, dts, window_end=end, noise=noise_value(noise[c]), centered=c, taus=taus)

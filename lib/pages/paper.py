@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import phases, replicates, summary
-from ..kernels import FLOOR_SOURCES, KernelSpec
+from ..kernels import KernelSpec, noise_value
 from . import verdicts as V
 from .common import PRESETS, PageSetup, cone_grids, setup, window_end
 from .cone import PhaseTwo, phase_two
@@ -100,8 +100,7 @@ def inventory(settings, expected_rows=None) -> list[dict]:
 
 
 def _noise(summ: dict, centered: bool) -> float:
-    n = summ["meta"]["noise"]["centered" if centered else "raw"]
-    return max((max(v) for k, v in n.items() if k in FLOOR_SOURCES and v), default=0.0)
+    return noise_value(summ["meta"]["noise"]["centered" if centered else "raw"])
 
 
 @dataclass(frozen=True)
