@@ -29,6 +29,7 @@ from .runtime import deterministic, timing
 from .training import Continuation, TrainConfig, Trajectory, continue_run, evaluate, predict
 
 MODES = ("entry", "l2")
+PAPERS_SIZE = 1e-7  # 'an imperceptibly small parameter perturbation': 1e-7 per entry (protocol/claims.toml)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ scipy's (``scipy.stats``); this module only chooses them and states the rules:
   Fig 2): McNemar per seed, a paired one-sided test over seeds, Spearman trends with the switch point.
 - `chaos_test` / `amplification`: early perturbations end farther (in barrier and in basin) than late ones.
 - `size_and_power`: the false-decision rate and power of any of them on surrogate data, with the
-  ready samplers ``*_samplers`` (null: no effect, or the claim's boundary; alternative: an effect).
+  ready samplers ``*_samplers`` (null: no effect, or the claim's boundary; alternative: an effect);
+  `rate`: a count of decisions as a rate with its exact interval.
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ TRUNCATION_FACTOR = float(np.sqrt(2))  # t* on [0, T/2] vs [0, T]: a t* made by 
 WILCOXON_MIN = 6  # seeds from which the signed-rank test is used: with n seeds its smallest one-sided p is 2^-n,
 # so at n = 5 only "all five positive" rejects at 0.05 and at n = 4 nothing does; below it, a t test
 NEGLIGIBLE_COST = 0.005  # accuracy cost of switching (half a point) below which the lazy model loses nothing
+TRUNCATION_SHARE = 0.5  # the truncation check must hold in at least this share of the seeds (protocol/claims.toml)
+MIN_SEEDS = 3  # replicates below which no test across replicates decides (protocol/claims.toml)
 BASIN_FRACTION = 0.5  # a draw ends in another basin when its barrier exceeds this fraction of the barrier
 # between two independently trained seeds (half way to "as far as another training run")
 N_RESAMPLES = 999  # bootstrap resamples for intervals (scipy.stats.bootstrap, percentile method)
@@ -434,7 +437,8 @@ class Calibration:
     n_rep: int
 
 
-def _rate(k, n) -> Estimate:
+def rate(k, n) -> Estimate:
+    """``k`` successes in ``n`` trials as a rate, with its Clopper–Pearson interval at LEVEL."""
     ci = stats.binomtest(k, n).proportion_ci(confidence_level=LEVEL, method="exact")
     return Estimate(k / n, float(ci.low), float(ci.high))
 
@@ -452,7 +456,7 @@ def size_and_power(test_fn, null_sampler, alt_sampler, n_rep: int = 200, seed: i
             a = sampler(rng)
             k += (test_fn(**a) if isinstance(a, dict) else test_fn(*a)).verdict == "holds"
         return k
-    return Calibration(_rate(count(null_sampler), n_rep), _rate(count(alt_sampler), n_rep), n_rep)
+    return Calibration(rate(count(null_sampler), n_rep), rate(count(alt_sampler), n_rep), n_rep)
 
 
 def drop_samplers(n: int = 5, effect: float = 10.0, sd: float = 0.5, factor: float = DROP_FACTOR):

@@ -51,6 +51,13 @@ MAX_LAG_FRACTION = 0.5  # longest lag / window: pairs at L = W/2 still have W/2 
 TOP_FRACTION = 0.3  # the long-lag exponent uses the lags in the upper 30% of log L (at least 3 lags)
 LAZY_RATIO = 3.0  # D(L_max) at most this multiple of the noise floor: the kernel does not move (as phases.NOISE_RATIO)
 EXPONENT_SPLIT = 0.5  # long-lag exponent halfway between a plateau (0) and a random walk (1)
+# The protocol's cone and 'keeps evolving' margins (protocol/claims.toml says where each comes from):
+GROWTH_LAG_RATIO = 4  # growth ratio G = D(L_max) / D(L_max / GROWTH_LAG_RATIO)
+GROWTH_FLAT = 1.4  # G below: nearly constant (a bounded motion with correlation time W/10 gives 1.39)
+GROWTH_RISING = 2.0  # G above: keeps rising (sub-diffusion D ~ L^0.5 gives 4^0.5 = 2)
+EVOLVING_RATIO = 3.0  # late adjacent S over the noise floor above which the kernel still moves (3-sigma detection)
+EVOLVING_TAIL = 0.1  # the late adjacent S: the median over the last tenth of the window
+NARROW_RATIO = 1.0  # Phase-II angular spread over the Phase-I angle below which the cone is narrow
 # ℓ resolved if its upper bound is at most the longest lag (= half the window: the window holds two
 # correlation times). Measured on n = 20 synthetic series: random-walk surrogates give an upper bound
 # >= 2.4 longest lags (20 of 20), planted OU motions with ℓ = window/5 <= 1 longest lag in 15 of 20.
