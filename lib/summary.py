@@ -6,7 +6,9 @@ at every checkpoint, the chaos branches' barriers per t0 and draw where they are
 barriers between this seed and the later seeds of its setting, and how it was computed (the
 training configuration, the kernel, the arithmetic, the wall time of training). One ``.npz`` file,
 a few hundred kB for 10^4 iterations; `write` stores it atomically with a SHA-256 of its content,
-`read` checks it.
+`read` checks it, and checks the content whole (`problem`: the setting, the kernel, the arrays'
+shapes) so that a summary it returns can be judged. `lib.pages.summaries` writes a page's stored
+runs as summaries.
 
 A summary is judged by the same instrument as the pages' runs: `kernels_from` turns its S matrix
 back into a kernel series with exactly those distances (a Gram-matrix embedding, double-centered,
@@ -26,13 +28,19 @@ import numpy as np
 import torch
 
 from . import storage
-from .kernels import noise_checkpoints, noise_floor, pairwise_distances, trajectory_kernels
-from .training import TrainConfig, Trajectory, train, trained
+from .kernels import KernelSpec, noise_checkpoints, noise_floor, pairwise_distances, trajectory_kernels
+from .runtime import arithmetic_text
+from .training import TrainConfig, Trajectory
 
 FORMAT = 1
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY_DIR = ROOT / "book" / "paper_runs"  # where the book reads them ($TWOPHASE_SUMMARIES overrides)
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
+# What `read` requires of a summary besides its checksum and format: these metadata keys (others,
+# such as the arithmetic, the wall time and the noise floors' iterations, are optional) and arrays.
+REQUIRED_META = ("format", "setting", "kernel", "noise", "metrics")
+ARRAYS = ("iterations", "s_raw", "s_centered", "metrics", "chaos", "pairs")
+S_MAX = 1 + 1e-6  # S lies in [0, 1] for positive semi-definite kernels; the slack covers float32 storage
 
 
 class BadSummary(ValueError):
@@ -54,11 +62,23 @@ def _upper(m: torch.Tensor) -> np.ndarray:
     return m.numpy()[i, j].astype(np.float32)
 
 
-def summarize(traj: Trajectory, kernel, chaos_rows=(), pair_rows=(), wall_s: float | None = None) -> dict:
+LINEAR_GRID = ("switch", "test_acc", "test_loss")  # columns of a summary's linear_grid: Fig 2 on this seed
+LINEAR_AT = ("switch", "standard_acc", "standard_loss", "switched_acc", "switched_loss")  # linear_at's columns
+
+
+def summarize(traj: Trajectory, kernel, chaos_rows=(), pair_rows=(), wall_s: float | None = None,
+              linear: dict | None = None, campaign: str | None = None) -> dict:
     """The summary of one stored run (see the module docstring). ``kernel``: the `KernelSpec` whose
     series is stored; ``chaos_rows``: (t0, draw, barrier_test, disagreement) per stored branch;
     ``pair_rows``: (other seed, barrier_test, disagreement) against later seeds; ``wall_s``: the
-    training wall time (None: the one the run recorded)."""
+    training wall time (None: the one the run recorded); ``linear``: the seed's switched runs, a dict
+    with ``grid`` (rows of ``LINEAR_GRID``, may be empty), ``at`` (one row of ``LINEAR_AT``: switched at
+    the seed's own transition point) and ``correct`` (2 x n: standard and switched 0/1 per test
+    example); ``campaign``: the name of the campaign that computed it. The protocol in force
+    (`lib.protocol.stamp`) and the date are recorded."""
+    import datetime
+
+    from . import protocol
     cfg = traj.cfg
     k = trajectory_kernels(traj, **kernel.kwargs)
     its = sorted(k)
@@ -72,8 +92,15 @@ def summarize(traj: Trajectory, kernel, chaos_rows=(), pair_rows=(), wall_s: flo
     setting["milestones"] = list(setting["milestones"])
     meta = dict(format=FORMAT, setting=setting, kernel=dataclasses.asdict(kernel), arithmetic=last.get("arithmetic"),
                 wall_s=last.get("wall_s") if wall_s is None else wall_s, noise={("centered" if c else "raw"): v for c, v in noise.items()},
-                noise_iterations=late, metrics=list(METRICS))
-    return dict(meta=meta, iterations=np.asarray(its, dtype=np.int64),
+                noise_iterations=late, metrics=list(METRICS), protocol=protocol.stamp(), campaign=campaign,
+                computed=datetime.date.today().isoformat())
+    extra = {}
+    if linear is not None:
+        meta["linear"] = dict(grid=list(LINEAR_GRID), at=list(LINEAR_AT))
+        extra = dict(linear_grid=np.asarray(linear.get("grid", ()), dtype=np.float64).reshape(-1, len(LINEAR_GRID)),
+                     linear_at=np.asarray(linear["at"], dtype=np.float64).reshape(1, len(LINEAR_AT)),
+                     linear_correct=np.asarray(linear["correct"], dtype=np.uint8).reshape(2, -1))
+    return dict(meta=meta, **extra, iterations=np.asarray(its, dtype=np.int64),
                 s_raw=_upper(pairwise_distances([k[t] for t in its], False)),
                 s_centered=_upper(pairwise_distances([k[t] for t in its], True)),
                 metrics=metrics,
@@ -101,7 +128,10 @@ def _digest(meta: str, arrays: dict) -> str:
 
 
 def read(path: Path) -> dict:
-    """A summary written by `write`; `BadSummary` (naming the file) if it is damaged or not one."""
+    """A summary written by `write`; `BadSummary` (naming the file and what is wrong) if it is damaged,
+    not one, or not one this version can judge: its setting must be a `TrainConfig` (architecture and
+    dataset known), its kernel a `KernelSpec`, its metadata hold ``REQUIRED_META`` and its arrays
+    (``ARRAYS``) the shapes that its checkpoints give (`problem`)."""
     try:
         with np.load(Path(path), allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
@@ -109,16 +139,100 @@ def read(path: Path) -> dict:
         meta = json.loads(meta_text)
     except Exception as err:  # zip, npy and json errors come in many types
         raise BadSummary(f"{path}: not a readable run summary ({type(err).__name__}: {err})") from err
+    if not isinstance(meta, dict):
+        raise BadSummary(f"{path}: not a run summary (its metadata is a {type(meta).__name__}, not a mapping)")
     if meta.get("format") != FORMAT:
         raise BadSummary(f"{path}: summary format {meta.get('format')!r}; this version reads {FORMAT}")
     if _digest(meta_text, data) != digest:
         raise BadSummary(f"{path}: its content does not match its SHA-256 (damaged); write it again from the run store")
+    why = problem(meta, data)
+    if why is not None:
+        raise BadSummary(f"{path}: {why}")
     return dict(meta=meta, **data)
+
+
+def problem(meta: dict, arrays: dict) -> str | None:
+    """What makes a summary's content unusable (one sentence), or None: the checks of `read` after the
+    checksum, so that every summary it returns can be judged."""
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        return f"its metadata lacks {', '.join(missing)} (a summary holds {', '.join(REQUIRED_META)})"
+    missing = [k for k in ARRAYS if k not in arrays]
+    if missing:
+        return f"it lacks the array(s) {', '.join(missing)} (a summary holds {', '.join(ARRAYS)})"
+    if not isinstance(meta["setting"], dict):
+        return f"its setting is not a mapping of training fields: {meta['setting']!r}"
+    try:
+        config(dict(meta=meta))
+    except (TypeError, ValueError) as err:
+        return f"its setting is not a training configuration this version knows ({type(err).__name__}: {err})"
+    if not isinstance(meta["kernel"], dict):
+        return f"its kernel is not a mapping of kernel fields: {meta['kernel']!r}"
+    try:
+        KernelSpec(**meta["kernel"])
+    except (TypeError, ValueError) as err:
+        return f"its kernel is not a kernel specification this version knows ({type(err).__name__}: {err})"
+    why = _noise_problem(meta["noise"])
+    if why is not None:
+        return why
+    try:
+        arithmetic_text(meta.get("arithmetic"))
+    except (KeyError, TypeError) as err:
+        return f"its arithmetic record is incomplete ({type(err).__name__}: {err})"
+    wall = meta.get("wall_s")
+    if wall is not None and not (_number(wall) and wall >= 0):
+        return f"its training wall time is not a number of seconds: {wall!r}"
+    names = meta["metrics"]
+    if not (isinstance(names, list) and all(isinstance(m, str) for m in names)
+            and names == [m for m in METRICS if m in names]):
+        return f"its metrics {names!r} are not some of {', '.join(METRICS)} in that order"
+    its = arrays["iterations"]
+    if its.ndim != 1 or its.dtype.kind not in "iu" or len(its) < 2:
+        return (f"iterations must be a 1-D integer array of at least 2 checkpoints; got shape {its.shape}, "
+                f"dtype {its.dtype}")
+    if np.any(np.diff(its.astype(np.int64)) <= 0):
+        return "its iterations are not strictly increasing"
+    n = len(its)
+    pairs = n * (n - 1) // 2
+    for name in ("s_raw", "s_centered"):
+        s = arrays[name]
+        if s.shape != (pairs,) or s.dtype.kind != "f":
+            return (f"{name} has shape {s.shape} (dtype {s.dtype}); {n} checkpoints need ({pairs},) floats, "
+                    f"one S per pair")
+        if not np.all(np.isfinite(s)):
+            return f"{name} holds non-finite values"
+        if s.size and (s.min() < 0 or s.max() > S_MAX):
+            return f"{name} holds values outside [0, 1] (from {s.min():g} to {s.max():g})"
+    m = arrays["metrics"]
+    if m.shape != (n, len(names)) or m.dtype.kind != "f":
+        return (f"metrics has shape {m.shape} (dtype {m.dtype}); {n} checkpoints and {len(names)} metrics "
+                f"need ({n}, {len(names)}) floats")
+    for name, cols, what in (("chaos", 4, "t0, draw, test barrier, disagreement"),
+                             ("pairs", 3, "other seed, test barrier, disagreement")):
+        a = arrays[name]
+        if a.ndim != 2 or a.shape[1] != cols or a.dtype.kind not in "fiu":
+            return f"{name} has shape {a.shape} (dtype {a.dtype}); ({cols} columns: {what}) expected"
+    return None
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x)
+
+
+def _noise_problem(noise) -> str | None:
+    """Noise floors as `summarize` stores them: {"raw" | "centered": {source: [S per iteration]}}."""
+    if not isinstance(noise, dict) or not all(isinstance(noise.get(c), dict) for c in ("raw", "centered")):
+        return "its noise floors are not {raw: {source: [S, ...]}, centered: {source: [S, ...]}}"
+    for c in ("raw", "centered"):
+        for source, values in noise[c].items():
+            if not isinstance(values, list) or not all(_number(v) for v in values):
+                return f"its {c} noise floor {source!r} is not a list of numbers: {values!r}"
+    return None
 
 
 def load_all(folder: Path | None = None) -> tuple[list[dict], list[str]]:
     """Every summary in ``folder`` (default `summary_dir`), each with its ``path``; and one line per
-    file that could not be read (it is left out, not silently)."""
+    file that `read` rejected, naming it and why (it is left out, not silently)."""
     folder = summary_dir() if folder is None else Path(folder)
     out, bad = [], []
     for p in sorted(folder.glob("*.npz")) if folder.exists() else []:
@@ -131,9 +245,7 @@ def load_all(folder: Path | None = None) -> tuple[list[dict], list[str]]:
 
 def config(summary: dict) -> TrainConfig:
     """The training configuration the summary was computed with."""
-    s = dict(summary["meta"]["setting"])
-    s["milestones"] = tuple(s["milestones"])
-    return TrainConfig(**s)
+    return TrainConfig(**summary["meta"]["setting"])
 
 
 def s_matrix(summary: dict, centered: bool) -> np.ndarray:
@@ -170,45 +282,3 @@ def metric(summary: dict, name: str) -> tuple[list[int], list[float]]:
     vals = summary["metrics"][:, col]
     keep = np.isfinite(vals)
     return summary["iterations"][keep].tolist(), vals[keep].tolist()
-
-
-def from_store(page, seeds=None, out: Path | None = None, progress=print) -> list[Path]:
-    """Write the summary of each seed of the page's setting that the run store holds (training
-    nothing; kernels and noise floors are computed where missing), with the chaos branches and seed
-    pairs it holds; returns the paths written. ``out``: the folder (default `summary_dir`)."""
-    from .pages.chaos import chaos_grid, perturbations
-    from .pages.common import seeds as page_seeds
-    from . import perturbation as P
-    out = summary_dir() if out is None else Path(out)
-    seeds = list(page_seeds(page) if seeds is None else seeds)
-    written, trajs = [], {}
-    for s in seeds:  # runs already trained only: a summary trains nothing
-        cfg = page.with_cfg(seed=s).cfg
-        if trained(cfg):
-            trajs[s] = train(cfg)
-        else:
-            progress(f"seed {s}: not in the run store; compute it with python -m lib sweep cone --preset "
-                     f"{page.preset.name} --arch {cfg.arch} --dataset {cfg.dataset} --seed {s}")
-    try:
-        t0s = chaos_grid(page)
-    except ValueError:
-        t0s = []
-    draws = perturbations(draws=max(page.preset.draws, page.preset.test_draws))
-    for s, traj in trajs.items():
-        chaos = []
-        for t0 in t0s:
-            for p in draws:
-                if P.branch_done(P.BranchConfig(traj.cfg, t0, p), page.kernel, traj.store):
-                    r = P.chaos_row(traj, t0, p, page.kernel, progress=False)
-                    chaos.append((t0, p.seed, r["barrier_test"], r["disagreement"]))
-        pairs = []
-        for o, other in trajs.items():
-            f = traj.path / f"seedpair_{other.path.name}_{page.kernel.key}.pt"
-            c = storage.load_or_none(f) if o > s and f.exists() else None
-            if c is not None:
-                pairs.append((o, c["barrier_test"], c["disagreement"]))
-        summ = summarize(traj, page.kernel, chaos, pairs)
-        written.append(write(out / file_name(traj.cfg), summ))
-        progress(f"seed {s}: {written[-1]} ({written[-1].stat().st_size / 1e3:.0f} kB)")
-    return written
-
