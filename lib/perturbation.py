@@ -77,11 +77,15 @@ def perturb(params: dict[str, torch.Tensor], p: Perturbation) -> tuple[dict[str,
 
 @dataclass(frozen=True)
 class BranchConfig:
-    """A run restarted from ``base`` at ``t0``, perturbed by ``perturbation`` (None: the null twin)."""
+    """A run restarted from ``base`` at ``t0``, perturbed by ``perturbation`` (None: the null twin, or with
+    ``data_seed`` an SGD-noise copy that takes another batch order and augmentation from ``t0`` on)."""
 
     base: TrainConfig
     t0: int
     perturbation: Perturbation | None = None
+    # an SGD-noise copy (Frankle et al.): the batch order and augmentation of this seed instead of the
+    # base run's (None: the base run's, so that only the perturbation differs)
+    data_seed: int | None = None
 
 
 def run_branch(bcfg: BranchConfig, store: storage.RunStore | None = None, progress: bool | None = None) -> Continuation:
@@ -98,7 +102,8 @@ def run_branch(bcfg: BranchConfig, store: storage.RunStore | None = None, progre
         return model, {"iteration": bcfg.t0, "model": state, "optimizer": ck["optimizer"],
                        "metrics": [dict(ck["metrics"][-1], perturbation=report)]}
 
-    return continue_run("branch", bcfg, bcfg.t0, start, run_branch, store, progress, what="t0")
+    return continue_run("branch", bcfg, bcfg.t0, start, run_branch, store, progress, what="t0",
+                        batch_seed=bcfg.data_seed)
 
 
 def perturbation_report(br: Continuation) -> dict | None:

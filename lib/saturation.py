@@ -485,3 +485,4 @@ def corr_time_sweep(kernels_list, start: int, corr_times=DEFAULT_CORR_TIMES, n_s
         raise ValueError("kernels_list must hold at least one kernel series")
     return _runs([(f"planted ℓ={tau:g}", tau) for tau in corr_times], kernels_list, start, n_seeds, n_rep,
                  centered, test, seed)
+

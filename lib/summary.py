@@ -212,6 +212,30 @@ def problem(meta: dict, arrays: dict) -> str | None:
         a = arrays[name]
         if a.ndim != 2 or a.shape[1] != cols or a.dtype.kind not in "fiu":
             return f"{name} has shape {a.shape} (dtype {a.dtype}); ({cols} columns: {what}) expected"
+    return _linear_problem(meta, arrays)
+
+
+def _linear_problem(meta: dict, arrays: dict) -> str | None:
+    """The switched runs, where a summary holds them (``linear`` in its metadata, as `summarize` lays
+    them out): ``linear_grid`` rows of ``LINEAR_GRID``, one ``linear_at`` row of ``LINEAR_AT``, and
+    ``linear_correct`` 0/1 per test example for the standard and the switched run."""
+    names = ("linear_grid", "linear_at", "linear_correct")
+    if "linear" not in meta:
+        held = [k for k in names if k in arrays]
+        return f"it holds {', '.join(held)} but no linear metadata" if held else None
+    if meta["linear"] != dict(grid=list(LINEAR_GRID), at=list(LINEAR_AT)):
+        return f"its linear columns {meta['linear']!r} are not grid {list(LINEAR_GRID)}, at {list(LINEAR_AT)}"
+    missing = [k for k in names if k not in arrays]
+    if missing:
+        return f"its linear metadata comes without the array(s) {', '.join(missing)}"
+    grid, at, correct = (arrays[k] for k in names)
+    if grid.ndim != 2 or grid.shape[1] != len(LINEAR_GRID) or grid.dtype.kind != "f":
+        return f"linear_grid has shape {grid.shape} (dtype {grid.dtype}); ({len(LINEAR_GRID)} columns) expected"
+    if at.shape != (1, len(LINEAR_AT)) or at.dtype.kind != "f":
+        return f"linear_at has shape {at.shape} (dtype {at.dtype}); (1, {len(LINEAR_AT)}) floats expected"
+    if (correct.ndim != 2 or correct.shape[0] != 2 or correct.dtype.kind not in "iub"
+            or not np.isin(correct, (0, 1)).all()):
+        return f"linear_correct has shape {correct.shape} (dtype {correct.dtype}); (2, test examples) of 0/1 expected"
     return None
 
 

@@ -345,9 +345,9 @@ def main(argv=None) -> int:
 
 
 def write_summaries(params: dict, store: str | None, out: str) -> list:
-    """`lib.summary.from_store` for the page parameters ``params`` in the run store ``store``."""
-    from . import summary
+    """`lib.pages.summaries.write_from_store` for the page parameters ``params`` in the run store ``store``."""
     from .pages.common import setup
+    from .pages.summaries import write_from_store
     if store:
         os.environ["TWOPHASE_STORE"] = str(store)
-    return summary.from_store(setup(for_jobs=True, **params), out=out)
+    return write_from_store(setup(for_jobs=True, **params), out=out)

@@ -347,7 +347,9 @@ class Continuation(Trajectory):
         check_int("every", every, 1)
         super().__init__(cfg, store, store.run_dir(kind, key))
         self.key, self.t, self._rerun = key, t, rerun
-        self.iterations = sorted({t, cfg.steps, *range(t - t % every + every, cfg.steps, every)})
+        # every `every` iterations, and where the learning rate decays (the end of a constant window)
+        self.iterations = sorted({t, cfg.steps, *range(t - t % every + every, cfg.steps, every),
+                                  *(m for m in cfg.milestones if t < m < cfg.steps)})
 
     def _recompute(self) -> None:
         self._rerun(self.key, self.store, progress=False)
@@ -355,13 +357,14 @@ class Continuation(Trajectory):
 
 def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore | None = None,
                  progress: bool | None = None, what: str = "t", every: int = CONTINUATION_EVERY,
-                 cls: type = Continuation) -> Continuation:
+                 cls: type = Continuation, batch_seed: int | None = None) -> Continuation:
     """Train (or resume, or open) a continuation of the base run ``key.base`` from iteration ``t``
     (an instance of ``cls``, checkpoints every ``every`` iterations).
 
     ``start(base_checkpoint)`` returns the module to train and its first checkpoint (model state,
     optimizer state, metrics); the optimizer, schedule, batches and thread count are the base
-    run's, so a continuation that changes nothing ends bitwise equal to the base run.
+    run's, so a continuation that changes nothing ends bitwise equal to the base run. ``batch_seed``: take
+    the batches and augmentation of this seed instead (an SGD-noise copy).
     """
     store = store or storage.RunStore()
     cfg = key.base
@@ -388,8 +391,8 @@ def continue_run(kind: str, key, t: int, start, rerun, store: storage.RunStore |
         module.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         began = time.perf_counter()  # not `start`: that is the caller's function
-        _run(cfg, data, module, opt, run, ck["iteration"], list(ck["metrics"]), progress, None, f"{kind} {cfg.arch}",
-             ck.get("wall_s", 0.0))
+        _run(cfg if batch_seed is None else dataclasses.replace(cfg, seed=batch_seed), data, module, opt, run,
+             ck["iteration"], list(ck["metrics"]), progress, None, f"{kind} {cfg.arch}", ck.get("wall_s", 0.0))
     announce(f"trained {kind} of {cfg.arch}/{cfg.dataset} seed {cfg.seed}, {what} = {t}: iterations "
              f"{ck['iteration']}-{cfg.steps} in {time.perf_counter() - began:.0f} s")
     return run

@@ -160,9 +160,10 @@ def test_linear_tests_are_paired_by_seed():
 
     def sweep(cost, gain):
         per = [dict(standard={"test_acc": a, "test_loss": 0.1}, at={"test_acc": a - c, "test_loss": 0.2},
-                    late={"test_acc": a - c + g, "test_loss": 0.15})
+                    late={"test_acc": a - c + g, "test_loss": 0.15}, switch=100)
                for a, c, g in zip([0.90, 0.92, 0.95, 0.93, 0.91], cost, gain)]
-        return SimpleNamespace(per_seed=tuple(per))
+        grid = [0, 100, 200, 400, 800, 2000]
+        return SimpleNamespace(per_seed=tuple(per), switch=grid, final={t: {"test_acc": 0.9} for t in grid})
     paid = sweep([0.02, 0.021, 0.019, 0.02, 0.022], [0.01, 0.012, 0.011, 0.009, 0.01])
     assert verdicts.linear_cost(paid).verdict == "holds" and verdicts.linear_trend(paid).verdict == "holds"
     free = sweep([0.001, -0.001, 0.0, 0.0005, -0.0005], [0.0, 0.001, -0.001, 0.0, 0.0005])

@@ -65,6 +65,86 @@ def test_a_summary_round_trips_and_a_damaged_one_is_named(tmp_path, store):
         summary.read(tmp_path / "runs" / "damaged.npz")
 
 
+def _valid() -> dict:
+    """A small summary as `summary.summarize` lays it out (no training: the S of a synthetic series)."""
+    import dataclasses
+    from conftest import tiny_config
+    from lib.kernels import KernelSpec
+    s = _fake(_psd_series())
+    n = len(s["iterations"])
+    setting = dataclasses.asdict(tiny_config())
+    setting["milestones"] = list(setting["milestones"])
+    meta = dict(format=summary.FORMAT, setting=setting, kernel=dataclasses.asdict(KernelSpec("sum", 20, "reestimate")),
+                arithmetic=None, wall_s=1.5, noise={"raw": {"arithmetic": [1e-7]}, "centered": {"arithmetic": [2e-7]}},
+                noise_iterations=[250, 275], metrics=list(summary.METRICS))
+    meta["linear"] = dict(grid=list(summary.LINEAR_GRID), at=list(summary.LINEAR_AT))
+    return dict(meta=meta, **s, metrics=np.full((n, len(summary.METRICS)), 0.5),
+                chaos=np.array([[25.0, 0, 0.01, 0.02]]), pairs=np.zeros((0, 3)),
+                linear_grid=np.array([[100.0, 0.8, 0.5], [200.0, 0.82, 0.48]]),
+                linear_at=np.array([[150.0, 0.85, 0.4, 0.83, 0.45]]), linear_correct=np.ones((2, 20), dtype=np.uint8))
+
+
+def _set(path, value):
+    def edit(s):
+        *keys, last = path
+        d = s["meta"]
+        for k in keys:
+            d = d[k]
+        d[last] = value
+    return edit
+
+
+def _swap_iterations(s):
+    s["iterations"] = s["iterations"].copy()
+    s["iterations"][[3, 4]] = s["iterations"][[4, 3]]
+
+
+REJECTIONS = {  # kind: (the edit, which keeps a valid checksum, and the reason `read` gives)
+    "unknown architecture": (_set(["setting", "arch"], "resnet999"),
+                             r"setting is not a training configuration.*unknown arch 'resnet999'"),
+    "unknown setting field": (_set(["setting", "lr_schedule"], "cosine"),
+                              r"setting is not a training configuration.*TypeError.*lr_schedule"),
+    "bad setting value": (_set(["setting", "steps"], -5), r"setting is not a training configuration.*steps"),
+    "bad kernel spec": (_set(["kernel", "kind"], "banana"), r"kernel is not a kernel specification.*'banana'"),
+    "unknown kernel field": (_set(["kernel", "probes"], 3), r"kernel is not a kernel specification.*probes"),
+    "wrong S length": (lambda s: s.update(s_raw=s["s_raw"][:-1]), r"s_raw has shape \(65,\).*need \(66,\)"),
+    "S out of range": (lambda s: s.update(s_centered=s["s_centered"] + 2), r"s_centered holds values outside \[0, 1\]"),
+    "non-finite S": (lambda s: s["s_raw"].__setitem__(0, np.nan), r"s_raw holds non-finite values"),
+    "wrong metrics shape": (lambda s: s.update(metrics=s["metrics"][:, :3]), r"metrics has shape \(12, 3\).*\(12, 4\)"),
+    "metrics out of order": (_set(["metrics"], ["test_acc", "train_acc"]),
+                             r"metrics \['test_acc', 'train_acc'\] are not"),
+    "non-monotone iterations": (_swap_iterations, r"iterations are not strictly increasing"),
+    "one checkpoint": (lambda s: s.update(iterations=s["iterations"][:1]), r"at least 2 checkpoints"),
+    "wrong chaos shape": (lambda s: s.update(chaos=np.zeros((2, 3))), r"chaos has shape \(2, 3\).*4 columns"),
+    "wrong pairs shape": (lambda s: s.update(pairs=np.zeros(3)), r"pairs has shape \(3,\).*3 columns"),
+    "missing meta key": (lambda s: s["meta"].pop("noise"), r"metadata lacks noise"),
+    "missing array": (lambda s: s.pop("pairs"), r"lacks the array\(s\) pairs"),
+    "wrong linear shape": (lambda s: s.update(linear_at=np.zeros((1, 4))), r"linear_at has shape \(1, 4\)"),
+    "linear arrays without metadata": (lambda s: s["meta"].pop("linear"), r"holds linear_grid.*no linear metadata"),
+}
+
+
+@pytest.mark.parametrize("kind", list(REJECTIONS))
+def test_a_summary_that_cannot_be_judged_is_named_with_why_and_the_rest_are_kept(tmp_path, kind):
+    """A summary with a valid checksum is still checked whole: `load_all` names the file and the
+    reason, and returns the valid summary beside it, which the paper page groups and judges."""
+    import re
+    edit, reason = REJECTIONS[kind]
+    good = summary.write(tmp_path / "good.npz", _valid())
+    bad = _valid()
+    edit(bad)
+    summary.write(tmp_path / "bad.npz", bad)
+    found, rejected = summary.load_all(tmp_path)
+    assert [s["path"] for s in found] == [good]
+    assert len(rejected) == 1 and "bad.npz" in rejected[0], rejected
+    assert re.search(reason, rejected[0]), rejected[0]
+    with pytest.raises(summary.BadSummary, match="bad.npz"):
+        summary.read(tmp_path / "bad.npz")
+    from lib.pages import paper
+    (setting,) = paper.group(found)
+    assert setting.seeds == (0,)
+
+
 def test_the_paper_page_lists_what_is_missing_and_how_to_compute_it():
     from lib.pages import paper
     rows = paper.inventory([])

@@ -6,7 +6,8 @@ analysis window, the dt/τ grids of the kernel analyses, the training seeds and 
 Presets (``PRESETS``), chosen so each page fits a 2-core CPU:
 
 - ``smoke``: a few hundred iterations and small probe sets; the CI build.
-- ``default``: the book as published (LeNet-5 on the embedded MNIST-5k).
+- ``default``: the book as published (LeNet-5 on Fashion-MNIST, which the repository ships in
+  ``data/fashion-mnist``).
 - ``full``: longer runs and larger probe sets (tens of minutes a page on 2 cores).
 - ``paper``: the papers' scale (ResNet-20 width 16 on CIFAR-10 unless ``arch``/``dataset`` say
   otherwise, 10^4 iterations, 500 probe inputs, 3 seeds). It needs a GPU and refuses to start

@@ -146,11 +146,11 @@ def chaos_test(ps: PaperSetting) -> replicates.Test:
     rows = chaos_rows(ps)
     pairs = [p[1] for s in ps.summaries for p in s["pairs"].tolist()]
     if not rows:
-        return V._undecided("test barrier", [], "Mann-Whitney U and Fisher's exact", "no chaos branch stored")
+        return V.undecided("test barrier", [], "Mann-Whitney U and Fisher's exact", "no chaos branch stored")
     t0s = sorted({r[1] for r in rows})
     early = [r[3] for r in rows if r[1] == t0s[0]]
     late = [r[3] for r in rows if r[1] == t0s[-1]]
     if len(t0s) < 2 or min(len(early), len(late)) < 2 or not pairs or not np.median(pairs) > 0:
-        return V._undecided("test barrier", early + late, "Mann-Whitney U and Fisher's exact",
-                            "fewer than two draws at two t0s, or no barrier between two training seeds")
+        return V.undecided("test barrier", early + late, "Mann-Whitney U and Fisher's exact",
+                           "fewer than two draws at two t0s, or no barrier between two training seeds")
     return replicates.chaos_test(early, late, float(np.median(pairs)))

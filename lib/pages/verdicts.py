@@ -16,12 +16,13 @@ chaos), each a `replicates.Test`: the statistic per replicate, its across-replic
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 from scipy import stats
 
-from .. import phases, replicates, saturation
+from .. import growth, phases, replicates, saturation
 from ..kernels import kernel_distance, pairwise_distances
 from ..phases import Estimate
 from ..runtime import timing
@@ -35,7 +36,8 @@ EARLY_CHECKPOINTS = 3  # the early level of the drop: the median adjacent S of t
 SATURATION_VERDICT = {"cone": "holds", "drifting": "fails", "lazy": "fails", "unsaturated": "inconclusive"}
 
 
-def _undecided(statistic: str, values, test: str, why: str) -> replicates.Test:
+def undecided(statistic: str, values, test: str, why: str) -> replicates.Test:
+    """An inconclusive `replicates.Test` that was not run, and ``why``."""
     return replicates.Test(statistic, tuple(values), None, test, len(values), None, "inconclusive", why)
 
 
@@ -52,29 +54,56 @@ def drop(setting: SettingResult, phase2: PhaseTwo, centered: bool = phases.DECID
     return replicates.drop_test(early, late, noise)
 
 
+def _cone_inputs(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool):
+    """Per seed: its Phase-II kernels up to ``end``, its growth ratio, its tail ratio over its noise floor."""
+    ks = [{t: h for t, h in r.kernels.items() if t <= end} for r in setting.runs]
+    noise = [r.regime(centered).noise for r in setting.runs]
+    growth = [growth.growth_ratio(k, phase2.t_star, end, centered) for k in ks]
+    tails = [max(growth.tail_ratio(k, end, n, centered), 1e-300) for k, n in zip(ks, noise)]
+    return ks, noise, growth, tails
+
+
 def cone(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = phases.DECIDING_CENTERED):
-    """The cone as saturation: per seed `saturation.judge` of its Phase-II kernels [t*, end] against its
-    noise floor, across seeds `saturation.across_seeds`. Returns (the `replicates.Test`, the per-seed
-    `saturation.Saturation`s)."""
-    per = [saturation.judge({t: h for t, h in r.kernels.items() if t <= end}, phase2.t_star, end, centered,
-                            noise=r.regime(centered).noise, seed=i) for i, r in enumerate(setting.runs)]
-    if len(per) < 2:
-        return _undecided("long-lag exponent of D(L)", [p.exponent.value for p in per], "across seeds",
-                          f"one seed: its D(L) says {per[0].name} ({per[0].reason}); no test across seeds"), tuple(per)
-    v = saturation.across_seeds(per)
-    if v.verdict == "lazy" or not v.exponents:
-        est, p = None, None
-    else:
-        est, p = v.exponent, (max(v.p_cone, v.p_plateau) if v.verdict == "cone" else v.p_drift)
-    ell = [math.exp(x) for x in v.log_corr_times]
-    why = (f"D(L) across {v.n} seeds: {v.verdict} (per seed: {', '.join(v.names)}); long-lag exponent "
-           + ("n/a" if est is None else est.fmt(2))
-           + (f", correlation time / longest lag {np.median(ell):.2g} (median)" if ell else "")
-           + (f", ΔAIC (saturating curve over power law) {v.delta_aic.fmt(1)}" if v.delta_aic is not None else "")
-           + (f"; p(drifting) = {v.p_drift:.3g}, p(resolved) = {v.p_cone:.3g}, p(plateau supported) = "
-              f"{v.p_plateau:.3g}" if est is not None else ""))
-    return replicates.Test("long-lag exponent of D(L)", v.exponents, est, v.test, v.n, p,
-                           SATURATION_VERDICT[v.verdict], why, details={"regime": v.verdict, "seed": v}), tuple(per)
+    """The cone claim by the protocol's rule (protocol/claims.toml, 'cone'; `growth.cone_rule`): per seed
+    the growth ratio G = D(L_max)/D(L_max/4) of its Phase-II kernels [t*, end] and its tail ratio (late
+    adjacent S over the noise floor, the claim 'evolving'); across seeds t intervals on the logs. Returns
+    (the `replicates.Test`, the per-seed `saturation.Saturation` descriptions: correlation time,
+    long-lag exponent, ΔAIC, which describe and do not decide)."""
+    ks, noise, growth, tails = _cone_inputs(setting, phase2, end, centered)
+    per = tuple(saturation.judge(k, phase2.t_star, end, centered, noise=n, seed=i)
+                for i, (k, n) in enumerate(zip(ks, noise)))
+    stat = f"growth ratio G = D(L_max) / D(L_max/{saturation.GROWTH_LAG_RATIO})"
+    if len(growth) < 2:
+        return undecided(stat, growth, "across seeds", f"one seed (G = {growth[0]:.3g}): no test across seeds"), per
+    rule = growth.cone_rule(growth, tails)
+    g = rule.growth.estimate
+    text = (f"G {g.fmt(2)} over {len(growth)} seeds (nearly constant below {saturation.GROWTH_FLAT:g}, keeps rising above "
+            f"{saturation.GROWTH_RISING:g}); late adjacent S / noise floor {rule.evolving.estimate.fmt(3)} "
+            f"(evolving above {saturation.EVOLVING_RATIO:g})")
+    why = {"cone": "the distance to a reference levels off and the kernel keeps moving",
+           "rising": "the distance between Phase-II kernels keeps rising with the lag",
+           "lazy": "the kernel has stopped moving (at the noise floor): lazy, not a cone",
+           "undecided": "G lies between the margins, or the kernel's late motion is not resolved"}[rule.regime]
+    return replicates.Test(stat, rule.growth.values, g, "t interval on mean log G (one-sided tests at the margins)",
+                           len(growth), rule.p, rule.verdict, f"{why}: {text}",
+                           details={"regime": rule.regime, "rule": rule}), per
+
+
+def evolving(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
+    """'Keeps evolving' (protocol 'evolving'): per seed the median adjacent S over the last tenth of the window
+    over its noise floor; across seeds a one-sided t test on the logs against ``saturation.EVOLVING_RATIO``."""
+    _, _, growth, tails = _cone_inputs(setting, phase2, end, centered)
+    stat = "late adjacent S / noise floor"
+    if len(tails) < 2:
+        return undecided(stat, tails, "across seeds", "one seed: no test across seeds")
+    rule = growth.cone_rule(growth, tails)
+    e = rule.evolving.estimate
+    why = {"holds": "the kernel still moves at the end of the window",
+           "fails": "the kernel has converged to the instrument's noise",
+           "inconclusive": "the late motion is not resolved from the noise floor"}[rule.evolving_verdict]
+    return replicates.Test(stat, rule.evolving.values, e, f"one-sided t on mean log ratio against {saturation.EVOLVING_RATIO:g}",
+                           len(tails), rule.evolving_p, rule.evolving_verdict,
+                           f"{why}: {e.fmt(3)} over {len(tails)} seeds (threshold {saturation.EVOLVING_RATIO:g})")
 
 
 def narrow(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
@@ -92,13 +121,14 @@ def narrow(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = 
         ratios.append(spread / max(first, 1e-12))
     logr = np.log(np.maximum(ratios, 1e-12))
     if len(logr) < 2 or np.ptp(logr) == 0:
-        return _undecided("Phase-II spread / Phase-I angle", ratios, "one-sample t on log ratio",
-                          "fewer than two seeds with a spread to test")
-    res = stats.ttest_1samp(logr, 0.0)
+        return undecided("Phase-II spread / Phase-I angle", ratios, "one-sample t on log ratio",
+                         "fewer than two seeds with a spread to test")
+    res = stats.ttest_1samp(logr, np.log(saturation.NARROW_RATIO))
     ci = res.confidence_interval(phases.LEVEL)
     est = Estimate(*np.exp([logr.mean(), ci.low, ci.high]).tolist())
     text = f"Phase-II angular spread / Phase-I angle {est.fmt(2)} (geometric mean over {len(ratios)} seeds)"
-    verdict = "holds" if est.hi < 1 else "fails" if est.lo > 1 else "inconclusive"
+    verdict = ("holds" if est.hi < saturation.NARROW_RATIO else "fails" if est.lo > saturation.NARROW_RATIO
+               else "inconclusive")
     why = {"holds": "the Phase-II cone is narrower than the angle travelled in Phase I",
            "fails": "the Phase-II kernels spread wider than the angle travelled in Phase I",
            "inconclusive": "the interval straddles 1"}[verdict]
@@ -114,11 +144,11 @@ def chaos(sweep: ChaosSweep) -> replicates.Test:
     late = [r["barrier_test"] for r in sweep.compared[last]]
     pair = sweep.reference("barrier_test")
     if not sweep.null.identical:
-        return _undecided("test barrier", early, "null control",
-                          "the unperturbed restart is not bitwise identical: nondeterminism, not chaos, would be measured")
+        return undecided("test barrier", early, "null control",
+                         "the unperturbed restart is not bitwise identical: nondeterminism, not chaos, would be measured")
     if not pair or not np.median(pair) > 0:
-        return _undecided("test barrier", early + late, "Mann-Whitney U and Fisher's exact",
-                          "no barrier between two training seeds to scale 'another basin' by (one seed)")
+        return undecided("test barrier", early + late, "Mann-Whitney U and Fisher's exact",
+                         "no barrier between two training seeds to scale 'another basin' by (one seed)")
     return replicates.chaos_test(early, late, float(np.median(pair)))
 
 
@@ -144,7 +174,7 @@ def linear_cost(linear: LinearSweep) -> replicates.Test:
     paired = [replicates.paired_linear(c[1], c[0], seed=i) for i, c in
               enumerate(x["correct"] for x in linear.per_seed if x.get("correct") is not None)]
     if len(d) < 2:
-        return _undecided("standard - switched accuracy", d, "paired across seeds", "fewer than two seeds switched")
+        return undecided("standard - switched accuracy", d, "paired across seeds", "fewer than two seeds switched")
     t = replicates.linear_across_seeds(d)
     if not paired:
         return t
@@ -156,34 +186,87 @@ def linear_cost(linear: LinearSweep) -> replicates.Test:
                            details={**t.details, "per_seed": tuple(paired)})
 
 
-def linear_trend(linear: LinearSweep) -> replicates.Test:
-    """Fig 2's trend: switching later ends better. Per seed the accuracy switched at the last switch point
-    minus switched at its transition point, a paired test across seeds (its loss difference beside it)."""
-    d = _per_seed(linear, "late", "at", "test_acc")
-    if len(d) < 2:
-        return _undecided("late - transition accuracy", d, "paired across seeds", "fewer than two seeds switched")
-    t = replicates.linear_across_seeds(d)
-    loss = _per_seed(linear, "at", "late", "test_loss")
-    lo = Estimate(float(np.mean(loss)), float(np.min(loss)), float(np.max(loss)))
-    e = t.estimate
-    text = (f"switching at the last switch point instead of the transition point gains {100 * e.value:.2f} points "
-            f"[{100 * e.lo:.2f}, {100 * e.hi:.2f}] over {t.n} seeds, p = {t.p:.3g}; test loss lower by {lo.fmt(3)} "
-            "(mean [min, max])")
-    why = {"holds": "switching later ends more accurate", "fails": "switching later gains nothing that matters",
-           "inconclusive": "the gain is not significant"}[t.verdict]
-    return replicates.Test("late - transition accuracy", t.values, e, t.test, t.n, t.p, t.verdict, f"{why}: {text}",
-                           details={"loss": lo})
-
-
-def counterexample(setting: SettingResult, centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
-    """A setting where the kernel keeps moving: its Phase-II motion judged like the cone's; the claim
-    holds where it is drifting, fails where it is a cone or lazy."""
+def counterexample(setting: SettingResult, reference: replicates.Test | None = None,
+                   centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
+    """'Not universal' (protocol 'not_universal'): a setting without two phases. holds: its transition test
+    does not reject (Fisher's combined p >= alpha), its kernel keeps evolving, and its growth ratios differ
+    from ``reference``'s (the default's cone `Test`; Welch's t test on log G); fails: it has a transition and
+    its cone holds; else inconclusive."""
     p2 = phase_two(setting, centered=centered)
-    test, _ = cone(setting, p2, window_end(setting.page.cfg), centered)
-    regime = test.details.get("regime")
-    verdict = {"drifting": "holds", "cone": "fails", "lazy": "fails"}.get(regime, "inconclusive")
-    return replicates.Test(test.statistic, test.values, test.estimate, test.test, test.n, test.p, verdict,
-                           test.reason, details=test.details)
+    end = window_end(setting.page.cfg)
+    test, _ = cone(setting, p2, end, centered)
+    ev = evolving(setting, p2, end, centered)
+    tr = p2.across
+    no_transition = tr.p is not None and tr.p >= replicates.ALPHA
+    differs, p_diff = None, None
+    if reference is not None and len(reference.values) >= 2 and len(test.values) >= 2:
+        w = stats.ttest_ind(np.log(test.values), np.log(reference.values), equal_var=False)
+        p_diff = float(w.pvalue)
+        differs = p_diff < replicates.ALPHA
+    text = (f"transition test combined p = {tr.p:.3g}; late motion {ev.verdict} ({ev.estimate.fmt(3) if ev.estimate else 'n/a'}); "
+            f"G {test.estimate.fmt(2) if test.estimate else 'n/a'}"
+            + ("" if p_diff is None else f" against the default's {reference.estimate.fmt(2)} (Welch p = {p_diff:.3g})"))
+    if no_transition and ev.verdict == "holds" and differs:
+        verdict, p, why = "holds", max(p_diff, ev.p or 0.0), "no transition, the kernel keeps moving, and its motion differs from the default's"
+    elif tr.verdict == "holds" and test.verdict == "holds":
+        verdict, p, why = "fails", tr.p, "this setting too has a transition and a cone"
+    else:
+        verdict, p, why = "inconclusive", p_diff, "not every part of the contrast is established"
+    return replicates.Test("no transition, evolving, G differs from the default's", test.values, test.estimate,
+                           "transition test, 'evolving', Welch's t on log G", test.n, p, verdict, f"{why}: {text}",
+                           parts=(tr, ev, test), details={"regime": test.details.get("regime"), "p_differs": p_diff})
+
+
+def linear_trend(linear: LinearSweep) -> replicates.Test:
+    """Fig 2's trend (protocol 'linear_trend'): the switched runs' test accuracy increasing with the switch point.
+    Seeds as blocks, each switched at its own t*, at the last switch point and at T (standard training): Page's L
+    (scipy.stats.page_trend_test, predicted order increasing in t). With fewer than two complete seeds,
+    Spearman's rho over the page's seed's switch grid (one-sided). Spearman on the grid is reported beside."""
+    grid = [t for t in linear.switch]
+    acc = [linear.final[t]["test_acc"] for t in grid]
+    rho = stats.spearmanr(grid, acc, alternative="greater") if len(grid) >= 3 and np.ptp(acc) > 0 else None
+    rho_text = "" if rho is None else f"Spearman rho over the page's seed's {len(grid)} switch points {rho.statistic:.2f} (p = {rho.pvalue:.3g})"
+    rows = [(d["at"]["test_acc"], d["late"]["test_acc"], d["standard"]["test_acc"]) for d in linear.per_seed
+            if d["at"] is not None and d["late"] is not None and d["switch"] is not None
+            and d["switch"] < [t for t in grid if t < grid[-1]][-1]]
+    if len(rows) >= 2:
+        res = stats.page_trend_test(np.asarray(rows), predicted_ranks=[1, 2, 3])
+        rev = stats.page_trend_test(np.asarray(rows), predicted_ranks=[3, 2, 1])
+        p, p_rev = float(res.pvalue), float(rev.pvalue)
+        gain = np.asarray([r[1] - r[0] for r in rows])
+        est = Estimate(float(gain.mean()), float(gain.min()), float(gain.max()))
+        verdict = "holds" if p < replicates.ALPHA else "fails" if p_rev < replicates.ALPHA else "inconclusive"
+        text = (f"Page's L = {res.statistic:.0f} over {len(rows)} seeds (switched at t*, at the last switch point, standard), "
+                f"p = {p:.3g}; accuracy gained from t* to the last switch point {100 * est.value:.2f} points "
+                f"[min {100 * est.lo:.2f}, max {100 * est.hi:.2f}]" + ("; " + rho_text if rho_text else ""))
+        return replicates.Test("accuracy vs switch point (Page's L)", tuple(map(float, gain)), est,
+                               "Page's L trend test, seeds as blocks", len(rows), p, verdict, text)
+    if rho is None:
+        return undecided("accuracy vs switch point", acc, "Spearman", "fewer than 3 switch points with different accuracies")
+    p = float(rho.pvalue)
+    p_rev = float(stats.spearmanr(grid, acc, alternative="less").pvalue)
+    verdict = "holds" if p < replicates.ALPHA else "fails" if p_rev < replicates.ALPHA else "inconclusive"
+    return replicates.Test("accuracy vs switch point (Spearman)", tuple(acc), None, "Spearman's rho, one-sided", len(grid),
+                           p, verdict, rho_text)
+
+
+def adjust(tests: dict) -> dict:
+    """Holm's adjustment over the family 'papers' of the protocol (`lib.protocol.holm`): {claim id: Test}
+    with ``details['p_holm']``; a 'holds' or 'fails' whose adjusted p is not below alpha becomes
+    inconclusive, saying so. Claims of the family 'checks' and claims without a p are left as they are."""
+    from ... import protocol as proto
+    alpha = proto.load()["protocol"]["alpha"]
+    papers = [c["id"] for c in proto.claims("papers") if c["id"] in tests]
+    adj = dict(zip(papers, proto.holm([tests[i].p for i in papers], alpha)))
+    out = dict(tests)
+    for i, a in adj.items():
+        t = tests[i]
+        details = {**t.details, "p_holm": a}
+        verdict, reason = t.verdict, t.reason
+        if a is not None and verdict in ("holds", "fails") and a >= alpha:
+            verdict, reason = "inconclusive", f"{reason} (it {t.verdict} unadjusted, but Holm-adjusted p = {a:.3g} is not below {alpha:g})"
+        out[i] = dataclasses.replace(t, verdict=verdict, reason=reason, details=details)
+    return out
 
 
 # ---------------------------------------------------------------- each test's false-decision rate and power
@@ -213,8 +296,8 @@ def calibration(setting: SettingResult, phase2: PhaseTwo, end: int, n_rep: int, 
     for c in saturation.calibrate(kernels_list, phase2.t_star, n_seeds=n, n_rep=n_rep, centered=centered):
         rows.append({"test": "cone (saturation of D(L))", "surrogate": c.surrogate, "known answer": c.expected,
                      "replicates": n, "data sets": c.n_rep,
-                     "false decision": _rate_text(replicates._rate(round(c.false_rate * c.n_rep), c.n_rep)),
-                     "right decision": _rate_text(replicates._rate(round(c.power * c.n_rep), c.n_rep))})
+                     "false decision": _rate_text(replicates.rate(round(c.false_rate * c.n_rep), c.n_rep)),
+                     "right decision": _rate_text(replicates.rate(round(c.power * c.n_rep), c.n_rep))})
     if n >= 2:
         logr = np.log(np.asarray(drop_test.values))
         sd = float(np.std(logr, ddof=1)) if np.ptp(logr) > 0 else 0.1
