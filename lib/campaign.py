@@ -64,8 +64,12 @@ CAMPAIGNS = {
     "paper": lambda: (Entry("cone", dict(preset="default", arch="resnet20", width=8, dataset="fashion-mnist",
                                          steps=10_000, ckpt_every=50), (0, 1, 2), "ResNet-20 at the papers' window"),),
     "settings": _grid_entries,
+    # the chaos claims' replicates (protocol/claims.toml: chaos_setting, chaos_seeds, chaos_copies)
+    "chaos": lambda: (Entry("chaos", dict(preset="default", arch="lenet5", dataset="fashion-mnist", steps=2000),
+                            (5, 6, 7), "perturbed and SGD-noise copies"),),
     # the smallest campaign: the tests run it end to end
     "smoke": lambda: (Entry("cone", dict(preset="smoke", steps=60, n_probe=10), (0, 1), "smoke"),),
+    "smoke-chaos": lambda: (Entry("chaos", dict(preset="smoke", steps=60, n_probe=10), (0,), "smoke"),),
 }
 
 
@@ -96,8 +100,22 @@ def _log(root: Path, name: str, key: str, record: dict) -> None:
     storage.atomic_write_bytes(_log_path(root, name), json.dumps(data, indent=1, sort_keys=True).encode())
 
 
+def _cfg(entry: Entry, seed: int):
+    """The run a seed's summary describes: the page's configuration; for chaos its annealed one."""
+    cfg = entry.setup(seed).cfg
+    if entry.page == "chaos":
+        from .instability import anneal_config
+        cfg = anneal_config(cfg, _anneal_steps(entry))
+    return cfg
+
+
+def _anneal_steps(entry: Entry) -> int | None:
+    """The protocol's anneal, except at the smoke preset (a quarter of its T)."""
+    return entry.params["steps"] // 4 if entry.params.get("preset") == "smoke" else None
+
+
 def _summary_path(out: Path, entry: Entry, seed: int) -> Path:
-    return out / summary.file_name(entry.setup(seed).cfg)
+    return out / summary.file_name(_cfg(entry, seed))
 
 
 def _holds(path: Path, entry: Entry) -> bool:
@@ -108,7 +126,7 @@ def _holds(path: Path, entry: Entry) -> bool:
         s = summary.read(path)
     except summary.BadSummary:
         return False
-    return entry.page != "linear" or "linear_at" in s
+    return {"linear": "linear_at", "chaos": "copies"}.get(entry.page, "s_raw") in s
 
 
 def _job(entry: Entry, step: str, value, seed: int):
@@ -122,6 +140,8 @@ def _jobs(entry: Entry) -> list:
     from .sweep import expand
     if entry.page == "cone":
         return [_job(entry, "seed", s, s) for s in entry.seeds]
+    if entry.page == "chaos":
+        return []
     return [j for phase in expand(entry.page, dict(entry.params, seed=entry.seeds[0])) for j in phase]
 
 
@@ -176,6 +196,20 @@ def run(name: str, store: str | None = None, out: str | Path | None = None, prog
                 completed += 1
                 if stop_after is not None and completed >= stop_after:
                     return written
+        elif entry.page == "chaos":
+            for seed in entry.seeds:
+                path = _summary_path(out, entry, seed)
+                if _holds(path, entry):
+                    continue
+                began = time.perf_counter()
+                rows = chaos_copies(entry, seed, progress=lambda m: progress(f"[{name}] seed {seed}: {m}"))
+                seconds = time.perf_counter() - began
+                _log(root, name, f"chaos-seed{seed}", {"seconds": seconds})
+                written.append(_write_chaos(entry, seed, out, name, seconds, rows))
+                progress(f"[{name}] seed {seed}: {written[-1]}")
+                completed += 1
+                if stop_after is not None and completed >= stop_after:
+                    return written
         else:
             if all(_holds(_summary_path(out, entry, s), entry) for s in entry.seeds):
                 continue
@@ -193,6 +227,51 @@ def run(name: str, store: str | None = None, out: str | Path | None = None, prog
                     written.append(_write(entry, seed, out, name, seconds / len(entry.seeds), rows[seed]))
                     progress(f"[{name}] seed {seed} with its switched runs: {written[-1]}")
     return written
+
+
+CHAOS_COPIES = {"compared": (10, 3), "other": (2, 1)}  # (perturbed, SGD-noise) copies per t0 (protocol: chaos_copies)
+
+
+def chaos_plan(entry: Entry, seed: int) -> list[tuple[int, str, int]]:
+    """(t0, kind, copy) of every copy a seed of a chaos entry trains: the protocol's counts per t0 of the
+    page's chaos grid (the smoke preset: 2 and 1 at the compared t0s, none elsewhere)."""
+    from .pages.chaos import chaos_grid
+    t0s = chaos_grid(entry.setup(seed))
+    smoke = entry.params.get("preset") == "smoke"
+    plan = []
+    for t0 in t0s:
+        compared = t0 in (t0s[0], t0s[-1])
+        n_p, n_s = (2, 1) if smoke and compared else (0, 0) if smoke else CHAOS_COPIES["compared" if compared else "other"]
+        plan += [(t0, "perturbed", k) for k in range(n_p)] + [(t0, "sgd", k) for k in range(n_s)]
+    return plan
+
+
+def chaos_copies(entry: Entry, seed: int, progress=print) -> list[dict]:
+    """Train (or open) every copy of `chaos_plan` for ``seed`` and compare it with the annealed base run."""
+    from .instability import copy_done, copy_row
+    from .training import train
+    page = entry.setup(seed)
+    cfg = _cfg(entry, seed)
+    base = train(cfg)
+    rows = []
+    for t0, kind, k in chaos_plan(entry, seed):
+        if not copy_done(cfg, t0, kind, k, page.kernel, base.store):
+            progress(f"t0 = {t0}, {kind} copy {k}")
+        rows.append(copy_row(base, t0, kind, k, page.kernel))
+    return rows
+
+
+def _write_chaos(entry: Entry, seed: int, out: Path, name: str, seconds: float, rows: list) -> Path:
+    import numpy as np
+
+    from .instability import COLUMNS
+    from .training import train
+    page = entry.setup(seed)
+    s = summary.summarize(train(_cfg(entry, seed)), page.kernel, campaign=name)
+    s["meta"]["campaign_s"] = seconds
+    s["meta"]["copies"] = list(COLUMNS)
+    s["copies"] = np.asarray([[r[c] for c in COLUMNS] for r in rows], dtype=np.float64).reshape(-1, len(COLUMNS))
+    return summary.write(out / summary.file_name(_cfg(entry, seed)), s)
 
 
 def _step_seconds(entry: Entry, seed: int, root: Path) -> tuple[float, str]:
@@ -230,6 +309,11 @@ def status(name: str, store: str | None = None, out: str | Path | None = None) -
         elif entry.page == "cone":
             estimate = len(pending) * cfg.steps * step_s
             how += "; training only (the kernels add to it)"
+        elif entry.page == "chaos":
+            end = _cfg(entry, entry.seeds[0]).steps
+            steps = len(pending) * (end + sum(end - t0 for t0, _, _ in chaos_plan(entry, entry.seeds[0])))
+            estimate = steps * step_s
+            how += f"; {steps:,} steps of base runs and copies, comparisons not counted"
         else:  # linear: every switched run from its switch point to T, a linearized step about 1.5 standard steps
             from .pages.linear import switch_grid
             grid = switch_grid(entry.setup(entry.seeds[0]))

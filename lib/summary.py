@@ -212,7 +212,20 @@ def problem(meta: dict, arrays: dict) -> str | None:
         a = arrays[name]
         if a.ndim != 2 or a.shape[1] != cols or a.dtype.kind not in "fiu":
             return f"{name} has shape {a.shape} (dtype {a.dtype}); ({cols} columns: {what}) expected"
-    return _linear_problem(meta, arrays)
+    return _linear_problem(meta, arrays) or _copies_problem(meta, arrays)
+
+
+def _copies_problem(meta: dict, arrays: dict) -> str | None:
+    """The chaos copies, where a summary holds them (``copies`` in its metadata: `lib.instability.COLUMNS`)."""
+    from .instability import COLUMNS
+    if "copies" not in meta and "copies" not in arrays:
+        return None
+    if meta.get("copies") != list(COLUMNS) or "copies" not in arrays:
+        return f"its copies' columns {meta.get('copies')!r} are not {list(COLUMNS)}, or the array is missing"
+    a = arrays["copies"]
+    if a.ndim != 2 or a.shape[1] != len(COLUMNS) or a.dtype.kind != "f":
+        return f"copies has shape {a.shape} (dtype {a.dtype}); ({len(COLUMNS)} columns) expected"
+    return None
 
 
 def _linear_problem(meta: dict, arrays: dict) -> str | None:

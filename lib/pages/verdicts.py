@@ -41,6 +41,34 @@ def undecided(statistic: str, values, test: str, why: str) -> replicates.Test:
     return replicates.Test(statistic, tuple(values), None, test, len(values), None, "inconclusive", why)
 
 
+def transition(phase2: PhaseTwo, cfg=None) -> replicates.Test:
+    """The claim 'transition' (protocol): the seeds' transition tests combined by Fisher's method
+    (`replicates.transition_across_seeds`), with the truncation check deciding alongside: it must hold in
+    at least ``replicates.TRUNCATION_SHARE`` of the seeds. A seed's bootstrap p at its floor 1/(B+1) is an
+    upper bound, and so is the combined p then (Fisher's statistic is monotone): reported as 'p <='.
+    ``cfg``: the setting's `TrainConfig`, for t* in epochs."""
+    t = phase2.across
+    floor = 1 / (replicates.N_BOOT + 1)
+    floored = sum(1 for r in t.parts if r.p is not None and r.p <= floor + 1e-12)
+    ok = sum(1 for r in phase2.truncation if r.verdict == "holds")
+    share = ok / max(1, len(phase2.truncation))
+    extra = (f"; the truncation check holds in {ok} of {len(phase2.truncation)} seeds (needs "
+             f"{replicates.TRUNCATION_SHARE:.0%})")
+    if floored:
+        extra += (f"; {floored} seed(s) at the bootstrap's floor p = 1/{replicates.N_BOOT + 1}, so the combined "
+                  f"p = {t.p:.3g} is an upper bound (p <= {t.p:.3g})")
+    if cfg is not None:
+        from .. import fit
+        extra += (f"; t* = {phase2.t_star:,} iterations = {fit.epochs(cfg, phase2.t_star):.2f} epochs (the papers' "
+                  f"window: {fit.PAPERS_ITERATIONS:,} iterations = {fit.papers_epochs():.1f} epochs)")
+    verdict = t.verdict
+    if verdict == "holds" and share < replicates.TRUNCATION_SHARE:
+        verdict = "inconclusive"
+        extra += ": t* moves with the window in too many seeds"
+    return dataclasses.replace(t, verdict=verdict, reason=t.reason + extra,
+                               details={**t.details, "p_upper_bound": bool(floored), "truncation_share": share})
+
+
 def drop(setting: SettingResult, phase2: PhaseTwo, centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
     """Phase I drops: per seed the median adjacent S (one checkpoint spacing, the series ``phase2`` was
     fitted on: compute it with the same ``centered``) of the first ``EARLY_CHECKPOINTS`` checkpoints
