@@ -155,9 +155,18 @@ def _linear_rows(entry: Entry) -> dict:
         if d["at"] is None:
             continue
         grid = [(t, ls.final[t]["test_acc"], ls.final[t]["test_loss"]) for t in ls.switch] if d["seed"] == page.cfg.seed else []
-        at = (d["switch"], d["standard"]["test_acc"], d["standard"]["test_loss"], d["at"]["test_acc"], d["at"]["test_loss"])
+        late = d["late"] or {"test_acc": float("nan"), "test_loss": float("nan")}
+        last = max([t for t in ls.switch if t < page.cfg.steps], default=float("nan"))
+        at = (d["switch"], d["standard"]["test_acc"], d["standard"]["test_loss"], d["at"]["test_acc"], d["at"]["test_loss"],
+              last, late["test_acc"], late["test_loss"])
         out[d["seed"]] = dict(grid=grid, at=at, correct=d["correct"])
     return out
+
+
+def _last_for(name: str, seed: int):
+    """The last entry of campaign ``name`` that writes ``seed``'s summary (a cone entry followed by a linear
+    one over the same setting: the linear entry's summary holds both)."""
+    return [e for e in entries(name) if seed in e.seeds][-1]
 
 
 def _write(entry: Entry, seed: int, out: Path, name: str, seconds: float | None, linear: dict | None) -> Path:
@@ -169,10 +178,12 @@ def _write(entry: Entry, seed: int, out: Path, name: str, seconds: float | None,
     return summary.write(out / summary.file_name(page.cfg), s)
 
 
-def run(name: str, store: str | None = None, out: str | Path | None = None, progress=print, stop_after: int | None = None) -> list[Path]:
+def run(name: str, store: str | None = None, out: str | Path | None = None, progress=print, stop_after: int | None = None,
+        rewrite: bool = False) -> list[Path]:
     """Run the campaign ``name``: every job not yet done, one after another, each seed's summary written
     as soon as the seed is done. ``stop_after``: stop after this many seeds were completed in this call
-    (the tests' interruption). Returns the summaries written."""
+    (the tests' interruption); ``rewrite``: write every summary again from the run store (after this
+    version changed what a summary holds; the seconds measured before are kept). Returns the summaries written."""
     from .sweep import is_done, run_job
     root = _root(store)
     os.environ["TWOPHASE_STORE"] = str(root)
@@ -183,7 +194,7 @@ def run(name: str, store: str | None = None, out: str | Path | None = None, prog
         if entry.page == "cone":
             for seed, job in zip(entry.seeds, _jobs(entry)):
                 path = _summary_path(out, entry, seed)
-                if _holds(path, entry):
+                if _holds(path, entry) and (not rewrite or entry != _last_for(name, seed)):
                     continue
                 began = time.perf_counter()
                 if not is_done(root, job):
@@ -211,7 +222,7 @@ def run(name: str, store: str | None = None, out: str | Path | None = None, prog
                 if stop_after is not None and completed >= stop_after:
                     return written
         else:
-            if all(_holds(_summary_path(out, entry, s), entry) for s in entry.seeds):
+            if all(_holds(_summary_path(out, entry, s), entry) for s in entry.seeds) and not rewrite:
                 continue
             began = time.perf_counter()
             for job in _jobs(entry):
@@ -222,6 +233,8 @@ def run(name: str, store: str | None = None, out: str | Path | None = None, prog
                     _log(root, name, job.name + "-" + job.key, {"seconds": time.perf_counter() - t})
             rows = _linear_rows(entry)
             seconds = time.perf_counter() - began
+            logged = [v["seconds"] for k, v in _read_log(root, name).items() if k.startswith("linear-")]
+            seconds = sum(logged) if rewrite and logged else seconds
             for seed in entry.seeds:
                 if seed in rows:
                     written.append(_write(entry, seed, out, name, seconds / len(entry.seeds), rows[seed]))
@@ -341,12 +354,13 @@ def main(argv=None) -> int:
     ap.add_argument("--store", default=None, help="run store; default $TWOPHASE_STORE or runs/")
     ap.add_argument("--out", default=None, help="summary folder; default $TWOPHASE_SUMMARIES or book/paper_runs")
     ap.add_argument("--status", action="store_true", help="only report what is done and what remains")
+    ap.add_argument("--rewrite", action="store_true", help="write every summary again from the run store")
     a = ap.parse_args(argv)
     try:
         if a.status:
             print(format_status(status(a.name, a.store, a.out)))
         else:
-            run(a.name, a.store, a.out)
+            run(a.name, a.store, a.out, rewrite=a.rewrite)
             print(format_status(status(a.name, a.store, a.out)))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -1,6 +1,8 @@
 """A statistic with its confidence interval, and the level and resolution every interval in `lib` uses."""
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 LEVEL = 0.95  # confidence level of every interval
@@ -22,4 +24,7 @@ class Estimate:
         return self.lo > x
 
     def fmt(self, digits: int = 2) -> str:
-        return f"{self.value:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
+        """``value [lo, hi]`` with ``digits`` decimals; beyond 10^4 in magnitude, ``digits + 1`` significant digits."""
+        big = max(abs(self.value), abs(self.lo), abs(self.hi)) >= 1e4 if all(map(math.isfinite, (self.value, self.lo, self.hi))) else False
+        f = (lambda x: f"{x:.{digits + 1}g}") if big else (lambda x: f"{x:.{digits}f}")
+        return f"{f(self.value)} [{f(self.lo)}, {f(self.hi)}]"

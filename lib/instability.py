@@ -157,7 +157,7 @@ def copy_row(base, t0: int, kind: str, k: int, spec, size: float = 1e-7, mode: s
                dis_const=comp["const"]["disagreement"], dis_anneal=comp["anneal"]["disagreement"],
                dist_const=comp["const"]["rel_distance"], dist_anneal=comp["anneal"]["rel_distance"],
                kernel_anneal=comp["anneal"]["kernel_distance"])
-    return row
+    return dict(row, alphas=comp["anneal"]["alphas"], path_anneal=comp["anneal"]["path_test_acc"])
 
 
 def copy_done(cfg, t0: int, kind: str, k: int, spec, store=None) -> bool:

@@ -533,3 +533,72 @@ def scrub_linear(sweep: LinearSweep, base, steps: int) -> Scrubber:
     return Scrubber(render_frames(draw, sw), sw, "switch t",
                     "Training loss (the mean since the previous checkpoint) of θ_std→lin(T; t) for the switch "
                     "point t chosen with the slider, beside standard training; the title gives its test accuracy at T.", alt="Linearized run")
+
+
+COPY_STYLE = {"perturbed": ("tab:orange", "o", "perturbed copies (1e-7)"), "sgd": ("tab:blue", "s", "SGD-noise copies")}
+
+
+def copies_panel(copies, col: str, ax=None, scale: float = 1, ylabel: str = "", threshold: float | None = None,
+                 logy: bool = False):
+    """One metric of the chaos page's copies (`lib.pages.chaos.Copies`) against t0: median and range over the
+    copies of each kind; ``threshold`` (in the plotted units) drawn as a dashed line (Frankle et al.'s 2 points)."""
+    ax = _ax(ax)
+    for kind, (color, marker, label) in COPY_STYLE.items():
+        med, lo, hi = (np.asarray(v, float) * scale for v in copies.curve(kind, col))
+        if np.isnan(med).all():
+            continue
+        if logy:
+            med, lo, hi = (np.maximum(v, LOG_FLOOR) for v in (med, lo, hi))
+        ax.fill_between(copies.t0s, lo, hi, color=color, alpha=0.2, lw=0)
+        ax.plot(copies.t0s, med, marker=marker, ms=4, color=color, label=label)
+    if threshold is not None:
+        ax.axhline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:g}")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("perturbation time t0 (iterations)")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=10)
+    return ax
+
+
+def copy_paths(copies, t0: int, ax=None):
+    """The test error (%) along the straight line between the base run's annealed endpoint (α = 1) and each copy's
+    (α = 0) from ``t0``: perturbed copies orange, SGD-noise copies blue."""
+    from .instability import KINDS
+    ax = _ax(ax)
+    seen = set()
+    for r in copies.rows:
+        if r["t0"] != t0:
+            continue
+        kind = KINDS[int(r["kind"])]
+        color, marker, label = COPY_STYLE[kind]
+        ax.plot(r["alphas"], 100 * (1 - np.asarray(r["path_anneal"])), marker=marker, ms=3, color=color,
+                label=None if kind in seen else label)
+        seen.add(kind)
+    ax.set_xlabel("α (0: the copy, 1: the base run)")
+    ax.set_ylabel("test error (%)")
+    ax.legend(fontsize=10)
+    return ax
+
+
+def scrub_copies(copies) -> "Scrubber":
+    """The chaos page with t0 moved: left, the test error along the linear path to every copy from that t0
+    (`copy_paths`); right, the test-error barrier against t0 (`copies_panel`) with t0 marked."""
+    t0s = _pick(copies.t0s)
+    errs = [100 * (1 - a) for r in copies.rows for a in r["path_anneal"]]
+    lo, hi = min(errs), max(errs)
+
+    def draw(fig, t0):
+        a1, a2 = fig.subplots(1, 2)
+        copy_paths(copies, t0, a1)
+        a1.set_ylim(lo - 0.05 * (hi - lo + 1e-9), hi + 0.05 * (hi - lo + 1e-9))
+        a1.set_title(f"t0 = {t0}: the path to each copy")
+        copies_panel(copies, "err_anneal", a2, 100, "test-error barrier (points)", threshold=2)
+        a2.axvline(t0, color="k", lw=1.2)
+        a2.set_title("the barrier against t0")
+        fig.tight_layout()
+
+    return Scrubber(render_frames(draw, t0s, figsize=(10, 3.8)), t0s, "t0",
+                    "Left: the test error along the straight line between the base run's annealed endpoint and each "
+                    "copy's from the t0 chosen with the slider (orange: perturbed copies, blue: SGD-noise copies). "
+                    "Right: the test-error barrier against t0 (median and range), t0 marked.", alt="Chaos at one t0")

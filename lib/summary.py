@@ -63,7 +63,8 @@ def _upper(m: torch.Tensor) -> np.ndarray:
 
 
 LINEAR_GRID = ("switch", "test_acc", "test_loss")  # columns of a summary's linear_grid: Fig 2 on this seed
-LINEAR_AT = ("switch", "standard_acc", "standard_loss", "switched_acc", "switched_loss")  # linear_at's columns
+LINEAR_AT = ("switch", "standard_acc", "standard_loss", "switched_acc", "switched_loss", "late_switch", "late_acc",
+             "late_loss")  # linear_at's columns: standard training, switched at the seed's t*, at the last switch point
 
 
 def summarize(traj: Trajectory, kernel, chaos_rows=(), pair_rows=(), wall_s: float | None = None,

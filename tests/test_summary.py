@@ -81,7 +81,7 @@ def _valid() -> dict:
     return dict(meta=meta, **s, metrics=np.full((n, len(summary.METRICS)), 0.5),
                 chaos=np.array([[25.0, 0, 0.01, 0.02]]), pairs=np.zeros((0, 3)),
                 linear_grid=np.array([[100.0, 0.8, 0.5], [200.0, 0.82, 0.48]]),
-                linear_at=np.array([[150.0, 0.85, 0.4, 0.83, 0.45]]), linear_correct=np.ones((2, 20), dtype=np.uint8))
+                linear_at=np.array([[150.0, 0.85, 0.4, 0.83, 0.45, 800.0, 0.84, 0.42]]), linear_correct=np.ones((2, 20), dtype=np.uint8))
 
 
 def _set(path, value):

@@ -439,3 +439,80 @@ def run_job(page: PageSetup, step: str, value, extra: dict) -> None:
     p = perturbations(extra.get("size", 1e-7), extra.get("mode", "entry"),
                       extra.get("perturbation_seed", 0) + extra.get("draw", 0))[0]
     P.chaos_row(base, value, p, page.kernel)
+
+
+# ---------------------------------------------------------------- Frankle et al.'s instability (protocol version 2)
+
+@dataclass(frozen=True)
+class Copies:
+    """The chaos page's copies of one training seed (`lib.instability`): ``base`` the annealed run, ``T`` where its
+    constant learning rate ends, ``t0s`` the grid, ``rows`` one `instability.copy_row` per copy, ``null`` the
+    unperturbed restart at the first t0 (`perturbation.NullControl`)."""
+
+    base: Trajectory
+    T: int
+    t0s: list
+    rows: list
+    null: P.NullControl
+
+    def values(self, t0: int, kind: str, col: str) -> list[float]:
+        from ..instability import KINDS
+        return [r[col] for r in self.rows if r["t0"] == t0 and r["kind"] == KINDS.index(kind)]
+
+    def curve(self, kind: str, col: str) -> tuple[list, list, list]:
+        """(median, min, max) over copies of ``kind`` per t0 (NaN where there are none)."""
+        v = [self.values(t0, kind, col) for t0 in self.t0s]
+        return ([float(np.median(x)) if x else np.nan for x in v], [min(x) if x else np.nan for x in v],
+                [max(x) if x else np.nan for x in v])
+
+
+def _copy_job(job) -> None:
+    cfg, t0, kind, k, spec, size, mode = job
+    from .. import instability as I
+    I.copy_row(train(cfg, progress=False), t0, kind, k, spec, size, mode)
+
+
+def anneal_steps(page: PageSetup) -> int | None:
+    """The protocol's anneal after T; the smoke preset anneals for a quarter of its T (it judges nothing)."""
+    return page.cfg.steps // 4 if page.preset.name == "smoke" else None
+
+
+def copies(page: PageSetup, t0s=None, size: float = 1e-7, mode: str = "entry", draws: int | None = None,
+           sgd: int = 1) -> Copies:
+    """Every t0 of the grid: ``draws`` perturbed copies (the preset's number by default) and ``sgd`` SGD-noise
+    copies of the page's seed, trained on past T through the protocol's anneal and compared with the base run
+    at T and after the anneal; the copies train side by side (`lib.runtime.run_parallel`)."""
+    from .. import instability as I
+    t0s = chaos_grid(page, t0s)
+    draws = page.preset.draws if draws is None else draws
+    check_int("draws", draws, 1)
+    check_int("sgd", sgd, 0)
+    cfg = I.anneal_config(page.cfg, anneal_steps(page))
+    base = train(cfg)
+    plan = [(t0, "perturbed", k) for t0 in t0s for k in range(draws)] + [(t0, "sgd", k) for t0 in t0s for k in range(sgd)]
+    todo = [(cfg, t0, kind, k, page.kernel, size, mode) for t0, kind, k in plan
+            if not I.copy_done(cfg, t0, kind, k, page.kernel, base.store)]
+    run_parallel(_copy_job, todo, desc="copies", threads=cfg.threads,
+                 label=lambda j: f"t0 = {j[1]}, {j[2]} copy {j[3]}")
+    rows = [I.copy_row(base, t0, kind, k, page.kernel, size, mode) for t0, kind, k in plan]
+    null = P.null_control(base, t0s[0], progress=False)
+    return Copies(base, I.window_end(cfg), t0s, rows, null)
+
+
+def per_t0_table(rows_by_seed: dict, t0s) -> list[dict]:
+    """One row per t0: the perturbed and the SGD-noise copies unstable (k of n, annealed endpoint), their median
+    test-error barriers, and the sensitivity across seeds (geometric mean [95%], where two seeds have both)."""
+    from .. import instability as I
+    out = []
+    for t0 in t0s:
+        cells = {}
+        for kind, name in (("perturbed", "perturbed"), ("sgd", "SGD noise")):
+            v = [r["err_anneal"] for rows in rows_by_seed.values() for r in rows
+                 if r["t0"] == t0 and r["kind"] == I.KINDS.index(kind)]
+            cells[f"{name}: unstable"] = f"{sum(map(I.unstable, v))} of {len(v)}" if v else "none"
+            cells[f"{name}: median barrier (points)"] = f"{100 * float(np.median(v)):.2f}" if v else ""
+        sens = I.sensitivities(rows_by_seed, t0)
+        cells["sensitivity"] = (I.log_interval(sens)[0].fmt(3) if len(sens) >= 2 else
+                                f"{sens[0]:.3g} (one seed)" if sens else "")
+        out.append({"t0": t0, **cells})
+    return out

@@ -8,99 +8,137 @@ from .. import fit, phases, replicates
 from ..data import load_dataset
 from ..training import train
 from . import verdicts
-from .chaos import ChaosSweep, chaos_sweep, cone_agreement
-from .common import COUNTEREXAMPLES, DRIFT_CONTROL, PageSetup
-from .cone import ConeAnalysis, Controls, PhaseTwo, cone_analysis, cone_controls, controls_claim, phase_two
+from ..instability import chaos_cone, chaos_transition, instability_test, sensitivity_test
+from .chaos import copies as chaos_copies
+from .common import PageSetup
+from .cone import ConeAnalysis, Controls, PhaseTwo, cone_analysis, cone_controls, phase_two
 from .counterexample import Counterexample, counterexample_analysis
 from .linear import LinearSweep, linear_sweep
 
 @dataclass(frozen=True)
 class Claims:
-    """Every claim of the papers judged in one setting: ``rows`` (one dict per claim: the claim, the
-    verdict on centered S, which decides, and on raw S, the statistic, its per-replicate values, the
-    across-replicate estimate with its 95% interval, the test with n and p, the papers' setting and
-    the page; `row`), ``tests`` (the deciding `replicates.Test` per claim, by the claim's short name),
-    and the analyses behind them (``cone``: `ConeAnalysis`, ``phase2``: `cone.PhaseTwo`, ``controls``:
-    `Controls`, ``counter``: `Counterexample`, ``chaos``: `ChaosSweep`, ``agreement``:
-    `phases.Agreement` of the chaos and cone transitions on centered S, ``linear``: `LinearSweep`)."""
+    """Every claim of the protocol (``protocol/claims.toml``) judged: ``tests`` in this build's setting (the
+    exploratory seeds, centered S, Holm-adjusted over the papers' claims), ``raw`` the S-based ones on raw S,
+    ``held_out`` the same claims judged on the protocol's held-out seeds from stored summaries (the
+    confirmatory setting at T = 10^4 for the kernel and linear claims, the chaos campaign for the chaos
+    claims; `paper.protocol_setting`), ``left_out`` the lines naming stored summaries that could not decide,
+    and the analyses behind the live tests (``cone``, ``phase2``, ``controls``, ``counter``, ``linear``)."""
 
-    rows: list
     tests: dict
+    raw: dict
+    held_out: dict
+    held_out_from: dict
+    left_out: list
     cone: ConeAnalysis
     phase2: PhaseTwo
     controls: Controls | None
     counter: Counterexample
-    chaos: ChaosSweep
-    agreement: phases.Agreement
     linear: LinearSweep
 
-
-def _num(v) -> str:
-    return "none" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
-
-
-def row(claim: str, short: str, test: replicates.Test, raw: replicates.Test | None, papers: str, page: str) -> dict:
-    """One line of the claims table from the deciding test (and the raw-S one, where S is involved)."""
-    est = "n/a" if test.estimate is None else test.estimate.fmt(3)
-    return {"claim": claim, "verdict": test.verdict, "raw S": "(no S)" if raw is None else raw.verdict,
-            "statistic": test.statistic, "per replicate": " / ".join(_num(v) for v in test.values),
-            "estimate [95%]": est, "test": f"{test.test}; n = {test.n}" + ("" if test.p is None else f", p = {test.p:.3g}"),
-            "why": test.reason, "papers": papers, "page": page, "short": short}
+    @property
+    def rows(self) -> list:
+        return rows(self)
 
 
-def _plain(verdict: str, reason: str, statistic: str, test: str, n: int) -> replicates.Test:
-    return replicates.Test(statistic, (), None, test, n, None, verdict, reason)
+def lazy_control(controls: Controls | None, centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
+    """The book's check 'lazy_control': a run switched to linearized training halfway has a late adjacent S
+    within ``EVOLVING_RATIO`` of the noise floor (one run: its ratio, no test)."""
+    from .. import growth, saturation
+    if controls is None:
+        return verdicts.undecided("late adjacent S / noise floor", [], "one run", "no controls for this architecture in this preset")
+    lazy = controls.lazy
+    r = growth.tail_ratio(lazy.kernels, None, lazy.regime(centered).noise, centered)
+    ok = r < saturation.EVOLVING_RATIO
+    return replicates.Test("late adjacent S / noise floor", (r,), None, "one run against the threshold", 1, None,
+                           "holds" if ok else "fails",
+                           f"the linearized run's late motion is {r:.3g}x the noise floor (lazy below {saturation.EVOLVING_RATIO:g})")
 
 
-def claims(page: PageSetup) -> Claims:
-    """The intro page's table: each claim judged across replicates by `lib.pages.verdicts`, from the
-    same functions (and stored runs) as its page."""
+def null_check(copies) -> replicates.Test:
+    """The book's check 'null_control': the chaos page's base run restarted at its first t0 without perturbation
+    ends bitwise equal (`lib.pages.chaos.copies`)."""
+    null = copies.null
+    return replicates.Test("restart at the first t0, bitwise equal at the end", (float(null.identical),), None, "equality",
+                           1, None, "holds" if null.identical else "fails",
+                           "the unperturbed restart ends bitwise identical" if null.identical else
+                           f"the restart differs (largest difference {null.max_abs_diff:.3g}): nondeterminism")
+
+
+def claims(page: PageSetup, held_out: bool = True) -> Claims:
+    """The introduction's table: every claim of the protocol judged across replicates by `lib.pages.verdicts`
+    in this build's setting, from the same functions (and stored runs) as its page, and on the protocol's
+    held-out seeds from the stored summaries (``held_out``)."""
+    from . import paper
     cone = cone_analysis(page)
     p2 = {c: phase_two(cone, centered=c) for c in (False, True)}
     controls = cone_controls(page)
     counter = counterexample_analysis(page)
-    chaos = chaos_sweep(page)
-    agree = {c: cone_agreement(page, chaos, cone, c) for c in (False, True)}
     linear = linear_sweep(page, cone=cone, phase2=p2[True])
     setting, end = cone.setting, cone.end
-    drop = {c: verdicts.drop(setting, p2[c], c) for c in (False, True)}
-    sat = {c: verdicts.cone(setting, p2[c], end, c)[0] for c in (False, True)}
-    nar = {c: verdicts.narrow(setting, p2[c], end, c) for c in (False, True)}
-    cx = {c: verdicts.counterexample(counter.counterexample, c) for c in (False, True)}
-    ctrl = {c: _plain(controls_claim(controls, c), "controls not run for this architecture in this preset"
-                      if controls is None else f"lazy control: {controls.lazy.regime(c).name}; real control "
-                      f"({DRIFT_CONTROL}): {controls.real.regime(c).name}", "regime of each control",
-                      "lib.phases.regime", 2) for c in (False, True)}
-    ag = {c: _plain(agree[c].verdict, agree[c].reason, "chaos transition vs cone transitions", "interval overlap",
-                    len(setting.runs)) for c in (False, True)}
-    chaos_t, cost, trend = verdicts.chaos(chaos), verdicts.linear_cost(linear), verdicts.linear_trend(linear)
-    rows = [
-        row("Phase I: the kernel moves fast at first, then its adjacent distance drops to a low floor (Fort et al.)",
-            "drop", drop[True], drop[False], "Fig 1(b); Phase I approximately 0 < t < 2000", "cone"),
-        row("Phase I ends at a transition point: a power law that meets a floor, not one power law",
-            "transition", p2[True].across, p2[False].across, "Fig 1(b); the extended paper's 'transition point'", "cone"),
-        row("The cone effect: after the transition the kernel moves inside a bounded region (its motion saturates)",
-            "cone", sat[True], sat[False], "Fig 1(a), τ = 2000-8000; Fig 1(c)", "cone"),
-        row("The cone is narrow: the Phase-II kernels spread over a smaller angle than Phase I travelled",
-            "narrow", nar[True], nar[False], "Fig 1(c); extended paper, abstract: 'a narrow cone'", "cone"),
-        row("(this book's check) the instrument calls a frozen kernel lazy and a drifting one drifting",
-            "controls", ctrl[True], ctrl[False], "(no control shown)", "cone"),
-        row("Chaos: a 1e-7 perturbation early ends in another basin, late it does not", "chaos", chaos_t, None,
-            "extended paper; per a summary of it, inflection near 2500 it. (VGG-16), 100-500 (ResNet-20)", "chaos"),
-        row("The cone begins where the chaos ends: the chaos and cone transitions agree", "chaos = cone", ag[True],
-            ag[False], "extended paper, abstract: 'after this transition point the model's functional trajectory is "
-                       "confined to a narrow cone'", "chaos"),
-        row("Linear advantage: switching to the linearized model at the transition costs test accuracy at T",
-            "linear advantage", cost, None, "Fig 2, T = 10^4", "linear"),
-        row("Fig 2's trend: switching later in Phase II ends more accurate", "linear trend", trend, None,
-            "Fig 2; gain 'especially when t > 2000'", "linear"),
-        row("Not universal: a setting where the kernel keeps moving and no two phases appear", "not universal",
-            cx[True], cx[False], f"unnamed setting (Fig 3); here {DRIFT_CONTROL!r}: {COUNTEREXAMPLES[DRIFT_CONTROL]}",
-            "counterexample"),
-    ]
-    return Claims(rows, {r["short"]: t for r, t in zip(rows, (drop[True], p2[True].across, sat[True], nar[True], ctrl[True],
-                                                              chaos_t, ag[True], cost, trend, cx[True]))},
-                  cone, p2[True], controls, counter, chaos, agree[phases.DECIDING_CENTERED], linear)
+    by = {}
+    for c in (False, True):
+        cone_t = verdicts.cone(setting, p2[c], end, c)[0]
+        by[c] = {"drop": verdicts.drop(setting, p2[c], c), "transition": verdicts.transition(p2[c], page.cfg),
+                 "cone": cone_t, "evolving": verdicts.evolving(setting, p2[c], end, c),
+                 "narrow": verdicts.narrow(setting, p2[c], end, c),
+                 "not_universal": verdicts.counterexample(counter.counterexample, cone_t, c)}
+    live = chaos_copies(page)
+    chaos_rows = {page.cfg.seed: live.rows}
+    tests = {**by[True], "linear_cost": verdicts.linear_cost(linear), "linear_trend": verdicts.linear_trend(linear),
+             "chaos_instability": instability_test(chaos_rows, live.t0s[0], live.t0s[-1]),
+             "chaos_sensitivity": sensitivity_test(chaos_rows, live.t0s[0], live.t0s[-1]),
+             "chaos_cone": chaos_cone(chaos_transition(chaos_rows, live.t0s)[0], p2[True].t_star),
+             "lazy_control": lazy_control(controls), "null_control": null_check(live)}
+    held, source, left = {}, {}, []
+    if held_out:
+        for kind in ("confirmatory", "chaos"):
+            judged, lines = paper.protocol_setting(kind)
+            left += lines
+            if judged is not None:
+                for k, t in judged.tests.items():
+                    if kind == "confirmatory" or k.startswith("chaos"):
+                        held[k], source[k] = t, judged.setting
+    return Claims(verdicts.adjust(tests), verdicts.adjust(by[False]), held, source, left, cone, p2[True], controls,
+                  counter, linear)
+
+
+PAGES = {"drop": "cone", "transition": "cone", "cone": "cone", "evolving": "cone", "narrow": "cone",
+         "chaos_instability": "chaos", "chaos_sensitivity": "chaos", "chaos_cone": "chaos", "linear_cost": "linear",
+         "linear_trend": "linear", "not_universal": "counterexample", "lazy_control": "cone", "null_control": "chaos"}
+
+
+def _effect(t) -> str:
+    return "n/a" if t is None or t.estimate is None else t.estimate.fmt(3)
+
+
+def _p(t) -> str:
+    if t is None or t.p is None:
+        return "n/a"
+    h = t.details.get("p_holm")
+    return f"{t.p:.2g}" + ("" if h is None else f" ({h:.2g})")
+
+
+def rows(claims_: Claims) -> list[dict]:
+    """One row per claim of the protocol, in its order: the short name, its page, the verdict in this build and
+    on the held-out seeds, the deciding effect with its 95% interval and p (Holm-adjusted in brackets), and the
+    details (statistic, per replicate values, test, reason, the papers' words, raw S)."""
+    from .. import protocol
+    out = []
+    for c in protocol.claims():
+        t, h, r = claims_.tests.get(c["id"]), claims_.held_out.get(c["id"]), claims_.raw.get(c["id"])
+        decide = h if h is not None else t
+        out.append({"id": c["id"], "claim": c["name"], "family": c["family"], "page": PAGES[c["id"]],
+                    "build": "not judged in the build" if t is None else t.verdict,
+                    "held out": "not stored" if h is None else h.verdict,
+                    "effect [95%]": _effect(decide), "p (Holm)": _p(decide),
+                    "raw S": "" if r is None else r.verdict,
+                    "statistic": (decide.statistic if decide else c["primary"]),
+                    "per replicate": "" if decide is None else " / ".join(
+                        f"{v:.3g}" if isinstance(v, float) else str(v) for v in decide.values[:12]),
+                    "test": "" if decide is None else f"{decide.test}; n = {decide.n}",
+                    "why (build)": "" if t is None else t.reason, "why (held out)": "" if h is None else h.reason,
+                    "papers": c["words"], "paper": c["paper"]})
+    return out
 
 
 def setting_fits(page: PageSetup, claims_: Claims) -> tuple[list, list, list, list]:

@@ -9,6 +9,7 @@ runs the chaos page's test on the stored barriers.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,11 @@ def _name(cfg) -> str:
 
 
 def _key(cfg) -> tuple:
-    return (cfg.arch, cfg.width, cfg.dataset, cfg.steps)
+    """A setting: every training field but the seed (momentum, recipe and window included)."""
+    import dataclasses
+
+    from .. import storage
+    return (cfg.arch, str(cfg.width), cfg.dataset, cfg.steps, storage.config_hash(dataclasses.replace(cfg, seed=0)))
 
 
 def expected(archs=ARCHS, datasets=DATASETS, seeds=SEEDS) -> list[dict]:
@@ -117,7 +122,9 @@ class Judged:
 
 def judge_setting(ps: PaperSetting) -> Judged:
     """The default pages' instrument on the stored S: each seed's regime (raw and centered), the
-    transition point across seeds, and the claims' tests of `lib.pages.verdicts` on centered S."""
+    transition point across seeds, and the protocol's claims (`lib.pages.verdicts`, centered S) that the
+    summaries hold data for: the kernel claims always, the linear ones where they hold switched runs,
+    the chaos ones where they hold copies; Holm-adjusted over the papers' claims judged (`verdicts.adjust`)."""
     page, end = ps.page, window_end(ps.page.cfg)
     dts = cone_grids(page)[0]
     runs = []
@@ -129,10 +136,96 @@ def judge_setting(ps: PaperSetting) -> Judged:
     result = SettingResult(page, ps.seeds, tuple(runs), phases.setting_regime(r.raw for r in runs),
                            phases.setting_regime(r.centered for r in runs))
     p2 = phase_two(result, end, centered=True)
-    tests = {"transition point": p2.across, "Phase I drop": V.drop(result, p2, True),
-             "cone (saturation)": V.cone(result, p2, end, True)[0], "narrow": V.narrow(result, p2, end, True),
-             "chaos": chaos_test(ps)}
-    return Judged(ps, result, p2, end, tests)
+    tests = {"drop": V.drop(result, p2, True), "transition": V.transition(p2, page.cfg),
+             "cone": V.cone(result, p2, end, True)[0], "evolving": V.evolving(result, p2, end, True),
+             "narrow": V.narrow(result, p2, end, True)}
+    lin = linear_from(ps)
+    if lin is not None:
+        tests.update(linear_cost=V.linear_cost(lin), linear_trend=V.linear_trend(lin))
+    copies = copies_by_seed(ps)
+    if copies:
+        tests.update(chaos_tests(copies, p2.t_star))
+    return Judged(ps, result, p2, end, V.adjust(tests))
+
+
+def linear_from(ps: PaperSetting):
+    """The linear sweep's numbers as `verdicts.linear_cost` / `linear_trend` read them, from the summaries'
+    switched runs (None where no summary holds any)."""
+    from types import SimpleNamespace
+    with_lin = [s for s in ps.summaries if "linear_at" in s]
+    if not with_lin:
+        return None
+    cols = list(summary.LINEAR_AT)
+    per, switch, final = [], [], {}
+    for s in with_lin:
+        row = dict(zip(cols, s["linear_at"][0].tolist()))
+        late = None if not np.isfinite(row["late_acc"]) else {"test_acc": row["late_acc"], "test_loss": row["late_loss"]}
+        per.append(dict(seed=summary.config(s).seed, switch=int(row["switch"]),
+                        standard={"test_acc": row["standard_acc"], "test_loss": row["standard_loss"]},
+                        at={"test_acc": row["switched_acc"], "test_loss": row["switched_loss"]}, late=late,
+                        correct=(s["linear_correct"][0].astype(int), s["linear_correct"][1].astype(int))))
+        if len(s["linear_grid"]) and not switch:
+            switch = [int(t) for t in s["linear_grid"][:, 0]]
+            final = {int(t): {"test_acc": float(a), "test_loss": float(lo)} for t, a, lo in s["linear_grid"].tolist()}
+    if not switch:  # no grid stored: each seed's own points stand for it
+        switch = sorted({int(per[0]["switch"]), int(with_lin[0]["linear_at"][0][cols.index("late_switch")]),
+                         summary.config(with_lin[0]).steps})
+        final = {}
+    return SimpleNamespace(per_seed=tuple(per), switch=switch, final=final)
+
+
+def copies_by_seed(ps: PaperSetting) -> dict:
+    """{training seed: rows of `lib.instability.COLUMNS`} of the summaries that hold chaos copies."""
+    from ..instability import COLUMNS
+    return {summary.config(s).seed: [dict(zip(COLUMNS, r)) for r in s["copies"].tolist()]
+            for s in ps.summaries if "copies" in s}
+
+
+def chaos_tests(copies: dict, t_star: float) -> dict:
+    """The protocol's three chaos claims from the copies of several training seeds."""
+    from .. import instability as I
+    t0s = sorted({int(r["t0"]) for rows in copies.values() for r in rows})
+    first, last = t0s[0], t0s[-1]
+    rows = {s: [dict(r, t0=int(r["t0"]), kind=int(r["kind"])) for r in rr] for s, rr in copies.items()}
+    transition, curve = I.chaos_transition(rows, t0s)
+    cone_t = I.chaos_cone(transition, t_star)
+    return {"chaos_instability": I.instability_test(rows, first, last),
+            "chaos_sensitivity": I.sensitivity_test(rows, first, last),
+            "chaos_cone": dataclasses.replace(cone_t, details={**cone_t.details, "curve": curve, "t0s": t0s})}
+
+
+def protocol_setting(kind: str, summaries=None):
+    """The protocol's ``confirmatory`` or ``chaos`` setting judged from its stored summaries: (the `Judged`
+    or None, the lines naming every summary left out of it and why). A summary decides only where its seed
+    is one of the protocol's seeds for that setting and it was computed under a version of the protocol
+    (its content hash is in the change log); others of the same setting are named and left out."""
+    from .. import protocol as proto
+    from ..instability import anneal_config
+    reg = proto.load()["protocol"]
+    spec = dict(reg[f"{kind}_setting"])
+    seeds = reg[f"{kind}_seeds"]
+    page = setup(**spec, for_jobs=True)
+    cfg = anneal_config(page.cfg) if kind == "chaos" else page.cfg
+    if summaries is None:
+        summaries, _ = summary.load_all()
+    known = {e["sha256"]: e["version"] for e in proto.load()["changelog"]}
+    chosen, left = [], []
+    for s in summaries:
+        c = summary.config(s)
+        if _key(c) != _key(cfg):
+            continue
+        stamp = s["meta"].get("protocol") or {}
+        name = s["path"].name if "path" in s else f"seed {c.seed}"
+        if c.seed not in seeds:
+            left.append(f"{name}: seed {c.seed} is not one of the protocol's {kind} seeds {seeds} (exploratory)")
+        elif stamp.get("sha256") not in known:
+            left.append(f"{name}: computed under an unknown protocol (hash {str(stamp.get('sha256'))[:12]})")
+        else:
+            chosen.append(s)
+    if len(chosen) < 2:
+        return None, left
+    groups = group(chosen)
+    return judge_setting(groups[0]), left
 
 
 def chaos_rows(ps: PaperSetting) -> list[tuple]:

@@ -219,3 +219,15 @@ def measures_table(rows: list[SettingClaims]):
                           "room at the transition (points)": room(r),
                           "training (epochs; train acc)": r.fit or "n/a"} for r in rows
                          if r.regime is not None]).set_index("setting")
+
+
+def campaign_params() -> list[tuple[str, dict]]:
+    """(name, page parameters and training overrides) of every setting of the grid at the default preset, for
+    ``python -m lib campaign settings`` (`lib.campaign`): the runs and kernels the appendix reads."""
+    out = []
+    for s in SETTINGS_GRID:
+        params = dict(preset="default", arch=s["arch"], dataset=s["dataset"], momentum=s["momentum"])
+        if s.get("width") is not None:
+            params["width"] = s["width"]
+        out.append((setting_name(s), params))
+    return out

@@ -86,9 +86,9 @@ def _cone_inputs(setting: SettingResult, phase2: PhaseTwo, end: int, centered: b
     """Per seed: its Phase-II kernels up to ``end``, its growth ratio, its tail ratio over its noise floor."""
     ks = [{t: h for t, h in r.kernels.items() if t <= end} for r in setting.runs]
     noise = [r.regime(centered).noise for r in setting.runs]
-    growth = [growth.growth_ratio(k, phase2.t_star, end, centered) for k in ks]
+    gs = [growth.growth_ratio(k, phase2.t_star, end, centered) for k in ks]
     tails = [max(growth.tail_ratio(k, end, n, centered), 1e-300) for k, n in zip(ks, noise)]
-    return ks, noise, growth, tails
+    return ks, noise, gs, tails
 
 
 def cone(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = phases.DECIDING_CENTERED):
@@ -97,15 +97,15 @@ def cone(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = ph
     adjacent S over the noise floor, the claim 'evolving'); across seeds t intervals on the logs. Returns
     (the `replicates.Test`, the per-seed `saturation.Saturation` descriptions: correlation time,
     long-lag exponent, ΔAIC, which describe and do not decide)."""
-    ks, noise, growth, tails = _cone_inputs(setting, phase2, end, centered)
+    ks, noise, gs, tails = _cone_inputs(setting, phase2, end, centered)
     per = tuple(saturation.judge(k, phase2.t_star, end, centered, noise=n, seed=i)
                 for i, (k, n) in enumerate(zip(ks, noise)))
     stat = f"growth ratio G = D(L_max) / D(L_max/{saturation.GROWTH_LAG_RATIO})"
-    if len(growth) < 2:
-        return undecided(stat, growth, "across seeds", f"one seed (G = {growth[0]:.3g}): no test across seeds"), per
-    rule = growth.cone_rule(growth, tails)
+    if len(gs) < 2:
+        return undecided(stat, gs, "across seeds", f"one seed (G = {gs[0]:.3g}): no test across seeds"), per
+    rule = growth.cone_rule(gs, tails)
     g = rule.growth.estimate
-    text = (f"G {g.fmt(2)} over {len(growth)} seeds (nearly constant below {saturation.GROWTH_FLAT:g}, keeps rising above "
+    text = (f"G {g.fmt(2)} over {len(gs)} seeds (nearly constant below {saturation.GROWTH_FLAT:g}, keeps rising above "
             f"{saturation.GROWTH_RISING:g}); late adjacent S / noise floor {rule.evolving.estimate.fmt(3)} "
             f"(evolving above {saturation.EVOLVING_RATIO:g})")
     why = {"cone": "the distance to a reference levels off and the kernel keeps moving",
@@ -113,18 +113,18 @@ def cone(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = ph
            "lazy": "the kernel has stopped moving (at the noise floor): lazy, not a cone",
            "undecided": "G lies between the margins, or the kernel's late motion is not resolved"}[rule.regime]
     return replicates.Test(stat, rule.growth.values, g, "t interval on mean log G (one-sided tests at the margins)",
-                           len(growth), rule.p, rule.verdict, f"{why}: {text}",
+                           len(gs), rule.p, rule.verdict, f"{why}: {text}",
                            details={"regime": rule.regime, "rule": rule}), per
 
 
 def evolving(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
     """'Keeps evolving' (protocol 'evolving'): per seed the median adjacent S over the last tenth of the window
     over its noise floor; across seeds a one-sided t test on the logs against ``saturation.EVOLVING_RATIO``."""
-    _, _, growth, tails = _cone_inputs(setting, phase2, end, centered)
+    _, _, gs, tails = _cone_inputs(setting, phase2, end, centered)
     stat = "late adjacent S / noise floor"
     if len(tails) < 2:
         return undecided(stat, tails, "across seeds", "one seed: no test across seeds")
-    rule = growth.cone_rule(growth, tails)
+    rule = growth.cone_rule(gs, tails)
     e = rule.evolving.estimate
     why = {"holds": "the kernel still moves at the end of the window",
            "fails": "the kernel has converged to the instrument's noise",
@@ -282,7 +282,7 @@ def adjust(tests: dict) -> dict:
     """Holm's adjustment over the family 'papers' of the protocol (`lib.protocol.holm`): {claim id: Test}
     with ``details['p_holm']``; a 'holds' or 'fails' whose adjusted p is not below alpha becomes
     inconclusive, saying so. Claims of the family 'checks' and claims without a p are left as they are."""
-    from ... import protocol as proto
+    from .. import protocol as proto
     alpha = proto.load()["protocol"]["alpha"]
     papers = [c["id"] for c in proto.claims("papers") if c["id"] in tests]
     adj = dict(zip(papers, proto.holm([tests[i].p for i in papers], alpha)))
@@ -303,54 +303,104 @@ def _rate_text(e: Estimate) -> str:
     return f"{e.value:.2f} [{e.lo:.2f}, {e.hi:.2f}]"
 
 
-@timing("statistics: calibration on surrogates")
-def calibration(setting: SettingResult, phase2: PhaseTwo, end: int, n_rep: int, drop_test: replicates.Test,
-                chaos_sweep: ChaosSweep | None = None, linear: LinearSweep | None = None,
-                centered: bool = phases.DECIDING_CENTERED) -> list[dict]:
-    """Each test's false-decision rate and power at this setting's replicate counts, on surrogates whose
-    answer is known, ``n_rep`` data sets each (one row per test and surrogate):
+def _row(claim: str, surrogate: str, right: str, replicates_n, n_rep: int, right_k: int, false_k: int) -> dict:
+    return {"claim": claim, "surrogate (known answer)": f"{surrogate} ({right})", "replicates": replicates_n,
+            "data sets": n_rep, "false decision": _rate_text(replicates.rate(false_k, n_rep)),
+            "right decision": _rate_text(replicates.rate(right_k, n_rep))}
 
-    - the cone test on this setting's own Phase-II kernels: time-shuffled (bounded: cone), a random walk
-      of their increments (drifting), planted bounded motion (`saturation.calibrate`);
-    - the drop test: log ratios at the claim's boundary (null) and at the measured effect, with the
-      measured spread across seeds (`replicates.drop_samplers`);
-    - the chaos test: log-normal barriers with the measured medians and spreads (`replicates.chaos_samplers`);
-    - the linear test: correlated correctness with the measured accuracy, cost and spread
-      (`replicates.linear_samplers`).
+
+def _null_alt_rows(claim: str, cal: replicates.Calibration, null: str, alt: str, n) -> list[dict]:
+    k_null, k_alt = round(cal.false.value * cal.n_rep), round(cal.power.value * cal.n_rep)
+    return [_row(claim, null, "not holds", n, cal.n_rep, cal.n_rep - k_null, k_null),
+            _row(claim, alt, "holds", n, cal.n_rep, k_alt, cal.n_rep - k_alt)]
+
+
+@timing("statistics: calibration on surrogates")
+def calibration(setting: SettingResult, phase2: PhaseTwo, end: int, n_rep: int, centered: bool = phases.DECIDING_CENTERED,
+                n_chaos_seeds: int = 3, n_draws: int = 10) -> list[dict]:
+    """Each claim's false-decision rate and power under the protocol's rules, on surrogates whose answer is
+    known (protocol/claims.toml, each claim's ``surrogates``), ``n_rep`` data sets each, at this setting's
+    seed count (the chaos claims at ``n_chaos_seeds`` seeds and ``n_draws`` copies):
+
+    - the cone and 'evolving' (`growth.calibrate_cone`): this setting's Phase-II kernels shuffled, planted
+      bounded motions (ℓ = W/20, W/10, W/5), a random walk of their increments, sub-diffusion, a fixed point;
+    - the drop: log ratios at the margin (null) and at 10x (effect); narrow: log ratios at the margin and at
+      half of it; the transition: one power law (null) and a power law meeting a floor (effect);
+    - instability: early and late copies unstable with one probability (null) and 0.8 against 0.05 (effect),
+      strata the seeds; sensitivity: one mean log at both t0s (null) and 1 against 0.01 (effect);
+    - Fig 2's trend: accuracies exchangeable across switch points (null) and rising (effect).
     """
-    kernels_list = [{t: h for t, h in r.kernels.items() if t <= end} for r in setting.runs]
-    n = len(kernels_list)
+    from .. import instability as I
+    n = len(setting.runs)
     rows = []
-    for c in saturation.calibrate(kernels_list, phase2.t_star, n_seeds=n, n_rep=n_rep, centered=centered):
-        rows.append({"test": "cone (saturation of D(L))", "surrogate": c.surrogate, "known answer": c.expected,
-                     "replicates": n, "data sets": c.n_rep,
-                     "false decision": _rate_text(replicates.rate(round(c.false_rate * c.n_rep), c.n_rep)),
-                     "right decision": _rate_text(replicates.rate(round(c.power * c.n_rep), c.n_rep))})
     if n >= 2:
-        logr = np.log(np.asarray(drop_test.values))
-        sd = float(np.std(logr, ddof=1)) if np.ptp(logr) > 0 else 0.1
-        cal = replicates.size_and_power(replicates.drop_test, *replicates.drop_samplers(
-            n, effect=float(np.exp(logr.mean())), sd=sd), n_rep=n_rep)
-        rows.append(_size_row("Phase I drop", f"ratio {replicates.DROP_FACTOR:g}x (null) / measured "
-                              f"{np.exp(logr.mean()):.3g}x (effect)", n, cal))
-    if chaos_sweep is not None and chaos_sweep.reference("barrier_test"):
-        first, last = min(chaos_sweep.compared), max(chaos_sweep.compared)
-        e = np.log(np.maximum([r["barrier_test"] for r in chaos_sweep.compared[first]], phases.BARRIER_RESOLUTION))
-        lt = np.log(np.maximum([r["barrier_test"] for r in chaos_sweep.compared[last]], phases.BARRIER_RESOLUTION))
-        cal = replicates.size_and_power(replicates.chaos_test, *replicates.chaos_samplers(
-            len(e), float(np.exp(np.median(e))), float(np.exp(np.median(lt))), float(np.std(e, ddof=1)) or 0.1,
-            float(np.std(lt, ddof=1)) or 0.1, float(np.median(chaos_sweep.reference("barrier_test")))), n_rep=n_rep)
-        rows.append(_size_row("chaos", "early barriers at late t0 too (null) / measured late barriers (effect)",
-                              len(e), cal))
-    if linear is not None:
-        d = _per_seed(linear, "standard", "at", "test_acc")
-        if len(d) >= 2:
-            acc = float(np.mean([x["standard"]["test_acc"] for x in linear.per_seed]))
-            cal = replicates.size_and_power(replicates.linear_across_seeds, *replicates.linear_samplers(
-                len(d), n_test=_n_test(linear), acc=min(max(acc, 0.01), 0.99), gap=float(np.mean(d)),
-                sd=float(np.std(d, ddof=1)) if np.ptp(d) > 0 else 0.002), n_rep=n_rep)
-            rows.append(_size_row("linear advantage", f"no cost (null) / measured cost {100 * np.mean(d):.2f} points "
-                                  "(effect)", len(d), cal))
+        kl = [{t: h for t, h in r.kernels.items() if t <= end} for r in setting.runs]
+        noise = [r.regime(centered).noise for r in setting.runs]
+        for c in growth.calibrate_cone(kl, phase2.t_star, end, noise, n, n_rep, centered):
+            rows.append(_row("cone (and 'evolving')", c["surrogate"], " or ".join(c["right"]), n, n_rep,
+                             round(c["right_rate"] * n_rep), round(c["false_rate"] * n_rep)))
+        cal = replicates.size_and_power(replicates.drop_test, *replicates.drop_samplers(n, effect=10.0, sd=0.5), n_rep=n_rep)
+        rows += _null_alt_rows("Phase I drop", cal, f"ratio {replicates.DROP_FACTOR:g}x", "ratio 10x", n)
+
+        def narrow_test(logr):
+            est = stats.ttest_1samp(logr, np.log(saturation.NARROW_RATIO)).confidence_interval(phases.LEVEL)
+            return replicates.Test("", (), None, "", len(logr), None,
+                                   "holds" if np.exp(est.high) < saturation.NARROW_RATIO else "fails", "")
+
+        def narrow_sampler(r):
+            return lambda rng: (rng.normal(np.log(r), 0.3, n),)
+        cal = replicates.size_and_power(narrow_test, narrow_sampler(saturation.NARROW_RATIO), narrow_sampler(
+            saturation.NARROW_RATIO / 2), n_rep=n_rep)
+        rows += _null_alt_rows("narrow", cal, "ratio at the margin", "half the margin (sd 0.3 on the log)", n)
+        cal = replicates.size_and_power(replicates.linear_across_seeds, *replicates.linear_samplers(
+            n, n_test=2000, acc=0.85, gap=0.03, sd=0.01), n_rep=n_rep)
+        rows += _null_alt_rows("linear advantage", cal, "no cost", "a cost of 3 points", n)
+    ts = np.arange(1, 41) * 25.0
+
+    def transition_test(x, y):
+        return replicates.transition_point(x, y, n_boot=49)
+    cal = replicates.size_and_power(transition_test, *replicates.transition_samplers(ts), n_rep=max(2, n_rep // 4))
+    rows += _null_alt_rows("transition (one seed)", cal, "one power law", "a power law meeting a floor", 1)
+
+    def strat(p_early, p_late):
+        def sample(rng):
+            rows_ = {s: [dict(t0=0, kind=0, err_anneal=0.05 if rng.random() < p_early else 0.0) for _ in range(n_draws)]
+                     + [dict(t0=800, kind=0, err_anneal=0.05 if rng.random() < p_late else 0.0) for _ in range(n_draws)]
+                     + [dict(t0=0, kind=1, err_anneal=0.05) for _ in range(3)] for s in range(n_chaos_seeds)}
+            return rows_, 0, 800
+        return sample
+    cal = replicates.size_and_power(I.instability_test, strat(0.3, 0.3), strat(0.8, 0.05), n_rep=n_rep)
+    rows += _null_alt_rows("chaos: instability", cal, "early = late = 0.3 unstable", "0.8 early, 0.05 late", n_chaos_seeds)
+
+    def sens(mu_early, mu_late):
+        def sample(rng):
+            rows_ = {}
+            for s in range(n_chaos_seeds):
+                rr = []
+                for t0, mu in ((0, mu_early), (800, mu_late)):
+                    rr += [dict(t0=t0, kind=1, dist_anneal=float(np.exp(rng.normal(0, 0.3)))) for _ in range(3)]
+                    rr += [dict(t0=t0, kind=0, dist_anneal=float(np.exp(rng.normal(np.log(mu), 0.5)))) for _ in range(n_draws)]
+                rows_[s] = rr
+            return rows_, 0, 800
+        return sample
+    cal = replicates.size_and_power(I.sensitivity_test, sens(0.3, 0.3), sens(1.0, 0.01), n_rep=n_rep)
+    rows += _null_alt_rows("chaos: sensitivity", cal, "0.3 at both t0s", "1 early, 0.01 late", n_chaos_seeds)
+    if n >= 2:
+        from types import SimpleNamespace
+
+        def trend_sampler(gain):
+            def sample(rng):
+                per = []
+                for _ in range(n):
+                    a = 0.85 + rng.normal(0, 0.01)
+                    acc = a + np.array([0.0, gain, 2 * gain]) + rng.normal(0, 0.003, 3)
+                    per.append(dict(switch=100, standard={"test_acc": acc[2]}, at={"test_acc": acc[0]},
+                                    late={"test_acc": acc[1]}))
+                return (SimpleNamespace(per_seed=tuple(per), switch=[0, 100, 200, 400, 2000],
+                                        final={t: {"test_acc": 0.85} for t in (0, 100, 200, 400, 2000)}),)
+            return sample
+        cal = replicates.size_and_power(linear_trend, trend_sampler(0.0), trend_sampler(0.01), n_rep=n_rep)
+        rows += _null_alt_rows("Fig 2's trend", cal, "no trend", "1 point per step", n)
     return rows
 
 
@@ -360,9 +410,3 @@ def _n_test(linear: LinearSweep) -> int:
     if not n:
         raise ValueError("the linear sweep holds no per-example correctness (no seed was switched)")
     return n[0]
-
-
-def _size_row(test: str, surrogate: str, n: int, cal: replicates.Calibration) -> dict:
-    return {"test": test, "surrogate": surrogate, "known answer": "fails or inconclusive (null) / holds (effect)",
-            "replicates": n, "data sets": cal.n_rep, "false decision": _rate_text(cal.false),
-            "right decision": _rate_text(cal.power)}
