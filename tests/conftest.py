@@ -42,7 +42,11 @@ def smoke_build(tmp_path_factory):
     cfg["execute"]["execute_notebooks"] = "force"
     cfg_path = tmp / "_config.yml"
     cfg_path.write_text(yaml.safe_dump(cfg))
-    env = dict(os.environ, TWOPHASE_STORE=str(tmp / "store"), TWOPHASE_PROGRESS="0", TWOPHASE_PRESET="smoke")
+    # no stored summaries: judging the committed paper-scale summaries costs minutes a page (tests/test_summary.py
+    # and tests/test_protocol_setting in it judge small ones)
+    (tmp / "summaries").mkdir()
+    env = dict(os.environ, TWOPHASE_STORE=str(tmp / "store"), TWOPHASE_PROGRESS="0", TWOPHASE_PRESET="smoke",
+               TWOPHASE_SUMMARIES=str(tmp / "summaries"))
     proc = subprocess.run(
         ["jupyter-book", "build", "book/", "-W", "--keep-going", "--config", str(cfg_path), "--path-output",
          str(tmp / "out")], cwd=ROOT, env=env, capture_output=True, text=True)

@@ -174,3 +174,30 @@ def test_a_smoke_summary_is_written_by_the_sweep_command_and_judged_on_the_page(
     text = json.dumps(json.loads(nb.read_text()))
     assert "transition point" in text and "cone (saturation)" in text and "where the runs are" in text
     assert "seeds stored" in text and "lenet5 (default width) on" in text
+
+
+def test_protocol_setting_decides_only_from_held_out_seeds_under_a_known_protocol(monkeypatch, tmp_path):
+    """A summary of the protocol's confirmatory setting decides only where its seed is held out and its
+    protocol hash is in the change log; the others are named with the reason."""
+    import dataclasses
+
+    from lib import protocol
+    from lib.pages import paper
+    from lib.pages.common import setup
+    reg = protocol.load()["protocol"]
+    cfg = setup(**reg["confirmatory_setting"], for_jobs=True).cfg
+    judged = []
+    monkeypatch.setattr(paper, "judge_setting", lambda ps: judged.append(ps.seeds) or "judged")
+    made = []
+    for seed, stamp in ((5, protocol.stamp()), (6, protocol.stamp()), (0, protocol.stamp()),
+                        (7, dict(protocol.stamp(), sha256="0" * 64))):
+        s = _valid()
+        setting = dataclasses.asdict(dataclasses.replace(cfg, seed=seed))
+        setting["milestones"] = list(setting["milestones"])
+        s["meta"]["setting"] = setting
+        s["meta"]["protocol"] = stamp
+        made.append(dict(summary.read(summary.write(tmp_path / f"s{seed}.npz", s)), path=tmp_path / f"s{seed}.npz"))
+    result, left = paper.protocol_setting("confirmatory", made)
+    assert result == "judged" and judged == [(5, 6)]
+    assert any("s0.npz" in x and "exploratory" in x for x in left)
+    assert any("s7.npz" in x and "unknown protocol" in x for x in left)
