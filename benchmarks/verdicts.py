@@ -51,12 +51,8 @@ def main() -> None:
     print(table(runs), "\n")
     if not a.no_claims:
         claims = intro.claims(page)
-        print(table([{k: r[k] for k in ("claim", "verdict", "raw S", "estimate [95%]", "test")} for r in claims.rows]))
-        tr = claims.chaos.transition
-        print(f"\nchaos: t0s {tr.t0s}; median test barrier {[round(m, 4) for m in tr.median]}; range "
-              f"{[(round(a, 4), round(b, 4)) for a, b in zip(tr.lo, tr.hi)]}; transition {tr.transition} "
-              f"[{tr.interval_text()}] ({tr.name}); seed pairs {[round(b, 3) for b in claims.chaos.reference('barrier_test')]}")
-        print(f"agreement (centered): {claims.agreement.verdict}: {claims.agreement.reason}")
+        print(table([{k: r[k] for k in ("claim", "build", "held out", "effect [95%]", "p (Holm)", "raw S")}
+                     for r in claims.rows]))
     print(f"\n{time.time() - t:.0f} s")
 
 
