@@ -51,7 +51,7 @@ def main() -> None:
     print(table(runs), "\n")
     if not a.no_claims:
         claims = intro.claims(page)
-        print(table([{k: r[k] for k in ("claim", "build", "held out", "effect [95%]", "p (Holm)", "raw S")}
+        print(table([{k: r[k] for k in ("claim", "build", "held out", "effect [95%]", "p (Holm)", "raw S (build)")}
                      for r in claims.rows]))
     print(f"\n{time.time() - t:.0f} s")
 

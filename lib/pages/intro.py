@@ -131,7 +131,7 @@ def rows(claims_: Claims) -> list[dict]:
                     "build": "not judged in the build" if t is None else t.verdict,
                     "held out": "not stored" if h is None else h.verdict,
                     "effect [95%]": _effect(decide), "p (Holm)": _p(decide),
-                    "raw S": "" if r is None else r.verdict,
+                    "raw S (build)": "" if r is None else r.verdict,
                     "statistic": (decide.statistic if decide else c["primary"]),
                     "per replicate": "" if decide is None else " / ".join(
                         f"{v:.3g}" if isinstance(v, float) else str(v) for v in decide.values[:12]),

@@ -11,7 +11,6 @@ from .. import fit, phases, storage
 from ..data import DataUnavailable
 from ..models import MODELS
 from . import verdicts as V
-from .chaos import chaos_sweep, cone_agreement
 from .common import PageSetup, Preset, arch_fields, eval_fields, seeds
 from .cone import cone_analysis, phase_two
 from .linear import linear_sweep
@@ -23,13 +22,15 @@ from ..training import train
 SETTINGS_GRID = tuple(dict(arch=a, width=w, momentum=m, dataset=d)
                       for a, w in (("lenet5", None), ("resnet20", 4), ("resnet20", 8))
                       for m in (0.0, 0.9) for d in ("mnist5k", "fashion-mnist"))
-SETTING_CLAIMS = ("Phase I drop", "transition", "cone", "chaos", "chaos = cone", "linear advantage", "linear trend")
+# the claims the appendix judges in every setting: the protocol's (protocol/claims.toml) ids; the chaos claims need
+# the chaos page's copies, which the grid does not compute
+SETTING_CLAIMS = ("drop", "transition", "cone", "evolving", "narrow", "linear_cost", "linear_trend")
 
 
 def grid_sentence(preset: Preset) -> str:
     """What the preset computes for the appendix, in words (`Preset.whole_grid`)."""
     if preset.whole_grid:
-        return "every setting of the grid, LeNet-5's with their chaos sweeps"
+        return "every setting of the grid"
     return "the book's own setting, which the other pages compute anyway"
 
 
@@ -103,9 +104,9 @@ class SettingClaims:
 
 
 def setting_claims(page: PageSetup, chaos: bool = True, stored_only: bool = False) -> SettingClaims:
-    """Every claim of ``SETTING_CLAIMS`` in the page's setting: the cone over the preset's seeds,
-    the linear advantage (switched only where the verdict looks), and the chaos sweep (``chaos``;
-    "not run" where it is off or, with ``stored_only``, not stored). ``stored_only``: read the run
+    """Every claim of ``SETTING_CLAIMS`` in the page's setting: the kernel claims over the preset's seeds and
+    the linear advantage (switched only where the verdict looks); ``chaos`` is accepted and ignored (the
+    protocol's chaos claims are judged on the chaos page). ``stored_only``: read the run
     store, train nothing (`lib.storage.stored_only`); a missing run raises `storage.NotStored`."""
     c = phases.DECIDING_CENTERED
     s = dict(arch=page.cfg.arch, width=page.cfg.width, momentum=page.cfg.momentum, dataset=page.cfg.dataset)
@@ -113,18 +114,12 @@ def setting_claims(page: PageSetup, chaos: bool = True, stored_only: bool = Fals
         cone = cone_analysis(page)
         p2 = phase_two(cone, centered=c)
         linear = linear_sweep(page, cone=cone, judged_only=True, phase2=p2)
-        sweep = None
-        if chaos:
-            try:
-                sweep = chaos_sweep(page)
-            except storage.NotStored:
-                if not stored_only:
-                    raise
+        sweep = None  # the protocol's chaos claims need the chaos page's copies; the grid computes none
     sat = V.cone(cone.setting, p2, cone.end, c)[0]
-    verdicts = {"Phase I drop": V.drop(cone.setting, p2, c).verdict, "transition": p2.across.verdict,
-                "cone": sat.verdict, "chaos": "not run" if sweep is None else V.chaos(sweep).verdict,
-                "chaos = cone": "not run" if sweep is None else cone_agreement(page, sweep, cone, c).verdict,
-                "linear advantage": V.linear_cost(linear).verdict, "linear trend": V.linear_trend(linear).verdict}
+    tests = V.adjust({"drop": V.drop(cone.setting, p2, c), "transition": V.transition(p2, page.cfg), "cone": sat,
+                      "evolving": V.evolving(cone.setting, p2, cone.end, c), "narrow": V.narrow(cone.setting, p2, cone.end, c),
+                      "linear_cost": V.linear_cost(linear), "linear_trend": V.linear_trend(linear)})
+    verdicts = {k: tests[k].verdict for k in SETTING_CLAIMS}
     return SettingClaims(s, setting_name(s), "read from the run store" if stored_only else "computed", verdicts,
                          sat.details.get("regime", "one seed"), tuple(seeds(page)), p2.seed_t,
                          None if sweep is None else sweep.transition, linear.advantage,
@@ -147,7 +142,7 @@ def compare_sentence(own: SettingClaims, other: SettingClaims) -> str:
         room = ("" if r.linear is None or r.linear.room is None
                 else f", room at the transition {100 * r.linear.room.value:.1f} points")
         return (f"{r.name}: cone regime {r.regime}, cone claim {r.verdicts['cone']}, linear advantage "
-                f"{r.verdicts['linear advantage']}{room}")
+                f"{r.verdicts['linear_cost']}{room}")
     return f"{part(own)}; {part(other)}."
 
 
@@ -178,32 +173,23 @@ def where_claims_hold(page: PageSetup) -> list[SettingClaims]:
 
 
 def where_claims_hold_row(page: PageSetup, row: SettingClaims) -> SettingClaims:
-    """``row`` (computed without its chaos sweep) with the chaos claims read from the run store,
-    where a sweep stored them; else ``row``."""
-    try:
-        with storage.stored_only():
-            sweep, cone = chaos_sweep(page), cone_analysis(page)
-    except storage.NotStored:
-        return row
-    verdicts = {**row.verdicts, "chaos": V.chaos(sweep).verdict, "chaos = cone": cone_agreement(page, sweep, cone).verdict}
-    return dataclasses.replace(row, verdicts=verdicts, chaos=sweep.transition)
+    """``row`` as computed: the appendix judges no chaos claim (the chaos page's copies are not computed for the
+    grid; the protocol's chaos claims are judged on the chaos page)."""
+    return row
 
 
 def claims_table(rows: list[SettingClaims]):
     """The appendix's verdict table (a DataFrame, one row per setting)."""
     import pandas as pd
-    return pd.DataFrame([{"setting": r.name, **r.verdicts, "source": r.source} for r in rows]).set_index("setting")
+    from .. import protocol
+    names = {c["id"]: c["name"] for c in protocol.claims()}
+    return pd.DataFrame([{"setting": r.name, **{names[k]: v for k, v in r.verdicts.items()}, "source": r.source}
+                         for r in rows]).set_index("setting")
 
 
 def measures_table(rows: list[SettingClaims]):
     """What the verdicts rest on, per setting (a DataFrame): regime, transitions, room."""
     import pandas as pd
-
-    def chaos(r):
-        if r.chaos is None:
-            return "not run"
-        t = r.chaos
-        return (f"{t.transition} [{t.interval_text()}]" if t.transition is not None else t.name) + f"; drop {t.drop.fmt(1)}"
 
     def room(r):
         a = r.linear
@@ -215,7 +201,6 @@ def measures_table(rows: list[SettingClaims]):
     return pd.DataFrame([{"setting": r.name, "seeds": len(r.seeds) or "n/a", "cone regime": r.regime or "n/a",
                           "cone transition per seed": " / ".join("none" if t is None else str(t)
                                                                  for t in r.cone_transitions) or "n/a",
-                          "chaos transition": chaos(r),
                           "room at the transition (points)": room(r),
                           "training (epochs; train acc)": r.fit or "n/a"} for r in rows
                          if r.regime is not None]).set_index("setting")
