@@ -26,7 +26,8 @@ from .estimate import LEVEL, S_RESOLUTION, Estimate
 from .kernels import pairwise_distances
 from .runtime import run_parallel, timing
 from .saturation import (EVOLVING_RATIO, EVOLVING_TAIL, GROWTH_FLAT, GROWTH_LAG_RATIO, GROWTH_RISING,
-                         MAX_LAG_FRACTION, N_DIRECTIONS, lag_profile, planted_bounded, random_walk, shuffled)
+                         MAX_LAG_FRACTION, N_DIRECTIONS, lag_profile, planted_bounded, planted_directions, random_walk,
+                         shuffled)
 
 
 def _window(kernels: dict, start: int, end: int | None = None) -> list[int]:
@@ -150,10 +151,7 @@ def planted_fbm(kernels: dict, start: int, hurst: float = 0.25, seed: int = 0, n
         raise ValueError(f"hurst must lie in (0, 1); got {hurst!r}")
     its = _phase_two(kernels, start)
     rng = np.random.default_rng(seed)
-    stack = torch.stack([kernels[t].double() for t in its])
-    mean = stack.mean(0)
-    dirs = stack[rng.choice(len(its), size=min(n_directions, len(its)), replace=False)] - mean
-    dirs = (dirs + dirs.transpose(1, 2)) / 2 / math.sqrt(len(dirs))
+    stack, _, dirs = planted_directions(kernels, its, rng, n_directions)
     t = (np.asarray(its[1:], float) - its[0]) / (its[-1] - its[0])
     cov = 0.5 * (t[:, None] ** (2 * hurst) + t[None, :] ** (2 * hurst) - np.abs(t[:, None] - t[None, :]) ** (2 * hurst))
     chol = np.linalg.cholesky(cov + 1e-12 * np.eye(len(t)))

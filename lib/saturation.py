@@ -301,6 +301,15 @@ def random_walk(kernels: dict, start: int, seed: int = 0) -> dict:
     return out
 
 
+def planted_directions(kernels: dict, its, rng: np.random.Generator, n_directions: int = N_DIRECTIONS):
+    """(the kernels at ``its`` stacked, their mean, ``n_directions`` symmetric directions: deviations of randomly
+    chosen ones from the mean, scaled so that unit coordinates give the real size of the motion)."""
+    stack = torch.stack([kernels[t].double() for t in its])
+    mean = stack.mean(0)
+    dirs = stack[rng.choice(len(its), size=min(n_directions, len(its)), replace=False)] - mean
+    return stack, mean, (dirs + dirs.transpose(1, 2)) / 2 / math.sqrt(len(dirs))
+
+
 def planted_bounded(kernels: dict, start: int, corr_time: float, seed: int = 0,
                     n_directions: int = N_DIRECTIONS, clip: bool = True) -> dict:
     """A stationary bounded motion on the Phase-II iterations: the mean Phase-II kernel M plus
@@ -311,10 +320,7 @@ def planted_bounded(kernels: dict, start: int, corr_time: float, seed: int = 0,
         raise ValueError(f"corr_time must be positive (iterations); got {corr_time!r}")
     its = _phase_two(kernels, start)
     rng = np.random.default_rng(seed)
-    stack = torch.stack([kernels[t].double() for t in its])
-    mean = stack.mean(0)
-    dirs = stack[rng.choice(len(its), size=min(n_directions, len(its)), replace=False)] - mean
-    dirs = (dirs + dirs.transpose(1, 2)) / 2 / math.sqrt(len(dirs))
+    stack, mean, dirs = planted_directions(kernels, its, rng, n_directions)
     c = np.empty((len(its), len(dirs)))
     c[0] = rng.standard_normal(len(dirs))
     for i in range(1, len(its)):
