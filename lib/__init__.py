@@ -4,9 +4,11 @@ One module per concept: `data`, `models`, `training`, `kernels`, `linearization`
 `perturbation`, `phases` (the regime classifier and the claims' verdicts), `runtime` (threads,
 determinism, the arithmetic a run records, parallel runs), `checks` (parameter checks),
 `storage`, `fit` (where a run is in training), `summary` (compact summaries of stored runs),
+`protocol` (the claims registry, protocol/claims.toml), `growth` (the protocol's cone rule),
+`instability` (Frankle et al.'s instability: perturbed and SGD-noise copies),
 `plots` (imported on first use), and `pages` (one module per page of the book: what
 it computes, judges and glues, and the presets and parameter checks they share), with the sweep
-command `sweep`.
+command `sweep` and the CPU campaigns `campaign`.
 """
 from . import data, fit, kernels, models, pages, storage, training  # noqa: F401
 from .data import DATASETS, load_dataset, probe_indices  # noqa: F401
