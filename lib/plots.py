@@ -535,7 +535,7 @@ def scrub_linear(sweep: LinearSweep, base, steps: int) -> Scrubber:
                     "point t chosen with the slider, beside standard training; the title gives its test accuracy at T.", alt="Linearized run")
 
 
-COPY_STYLE = {"perturbed": ("tab:orange", "o", "perturbed copies (1e-7)"), "sgd": ("tab:blue", "s", "SGD-noise copies")}
+COPY_STYLE = {"perturbed": ("tab:orange", "o", "perturbed copies"), "sgd": ("tab:blue", "s", "SGD-noise copies")}
 
 
 def copies_panel(copies, col: str, ax=None, scale: float = 1, ylabel: str = "", threshold: float | None = None,
