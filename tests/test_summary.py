@@ -172,7 +172,7 @@ def test_a_smoke_summary_is_written_by_the_sweep_command_and_judged_on_the_page(
                           cwd=ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-4000:]
     text = json.dumps(json.loads(nb.read_text()))
-    assert "transition point" in text and "cone (saturation)" in text and "where the runs are" in text
+    assert ">transition<" in text and ">cone<" in text and ">evolving<" in text and "where the runs are" in text
     assert "seeds stored" in text and "lenet5 (default width) on" in text
 
 

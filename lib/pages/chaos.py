@@ -487,6 +487,7 @@ def copies(page: PageSetup, t0s=None, size: float = 1e-7, mode: str = "entry", d
     draws = page.preset.draws if draws is None else draws
     check_int("draws", draws, 1)
     check_int("sgd", sgd, 0)
+    P.Perturbation(size=size, mode=mode)  # checks size and mode before anything is trained
     cfg = I.anneal_config(page.cfg, anneal_steps(page))
     base = train(cfg)
     plan = [(t0, "perturbed", k) for t0 in t0s for k in range(draws)] + [(t0, "sgd", k) for t0 in t0s for k in range(sgd)]
