@@ -124,12 +124,18 @@ class ConeRule:
     evolving_p: float
 
 
+def evolving_rule(tails) -> tuple[LogTest, str, float]:
+    """The protocol's claim 'evolving': the seeds' tail ratios against ``EVOLVING_RATIO`` (the `LogTest`, the
+    verdict holds / fails / inconclusive, and its deciding one-sided p)."""
+    e = log_test(tails, EVOLVING_RATIO, EVOLVING_RATIO)
+    ev = "holds" if e.verdict == "above" else "fails" if e.verdict == "below" else "inconclusive"
+    return e, ev, float(e.p_above if ev != "fails" else e.p_below)
+
+
 def cone_rule(growths, tails) -> ConeRule:
     """The protocol's rule (protocol/claims.toml, claims 'cone' and 'evolving')."""
     g = log_test(growths, GROWTH_FLAT, GROWTH_RISING)
-    e = log_test(tails, EVOLVING_RATIO, EVOLVING_RATIO)
-    ev = "holds" if e.verdict == "above" else "fails" if e.verdict == "below" else "inconclusive"
-    ev_p = e.p_above if ev != "fails" else e.p_below
+    e, ev, ev_p = evolving_rule(tails)
     if ev == "fails":
         verdict, p, regime = "fails", e.p_below, "lazy"
     elif g.verdict == "below" and ev == "holds":

@@ -82,13 +82,11 @@ def drop(setting: SettingResult, phase2: PhaseTwo, centered: bool = phases.DECID
     return replicates.drop_test(early, late, noise)
 
 
-def _cone_inputs(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool):
-    """Per seed: its Phase-II kernels up to ``end``, its growth ratio, its tail ratio over its noise floor."""
+def _tails(setting: SettingResult, end: int, centered: bool):
+    """Per seed: its kernels up to ``end``, its noise floor, its tail ratio (late adjacent S over the floor)."""
     ks = [{t: h for t, h in r.kernels.items() if t <= end} for r in setting.runs]
     noise = [r.regime(centered).noise for r in setting.runs]
-    gs = [growth.growth_ratio(k, phase2.t_star, end, centered) for k in ks]
-    tails = [max(growth.tail_ratio(k, end, n, centered), 1e-300) for k, n in zip(ks, noise)]
-    return ks, noise, gs, tails
+    return ks, noise, [max(growth.tail_ratio(k, end, n, centered), 1e-300) for k, n in zip(ks, noise)]
 
 
 def cone(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = phases.DECIDING_CENTERED):
@@ -97,7 +95,8 @@ def cone(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = ph
     adjacent S over the noise floor, the claim 'evolving'); across seeds t intervals on the logs. Returns
     (the `replicates.Test`, the per-seed `saturation.Saturation` descriptions: correlation time,
     long-lag exponent, ΔAIC, which describe and do not decide)."""
-    ks, noise, gs, tails = _cone_inputs(setting, phase2, end, centered)
+    ks, noise, tails = _tails(setting, end, centered)
+    gs = [growth.growth_ratio(k, phase2.t_star, end, centered) for k in ks]
     per = tuple(saturation.judge(k, phase2.t_star, end, centered, noise=n, seed=i)
                 for i, (k, n) in enumerate(zip(ks, noise)))
     stat = f"growth ratio G = D(L_max) / D(L_max/{saturation.GROWTH_LAG_RATIO})"
@@ -120,17 +119,17 @@ def cone(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = ph
 def evolving(setting: SettingResult, phase2: PhaseTwo, end: int, centered: bool = phases.DECIDING_CENTERED) -> replicates.Test:
     """'Keeps evolving' (protocol 'evolving'): per seed the median adjacent S over the last tenth of the window
     over its noise floor; across seeds a one-sided t test on the logs against ``saturation.EVOLVING_RATIO``."""
-    _, _, gs, tails = _cone_inputs(setting, phase2, end, centered)
+    tails = _tails(setting, end, centered)[2]
     stat = "late adjacent S / noise floor"
     if len(tails) < 2:
         return undecided(stat, tails, "across seeds", "one seed: no test across seeds")
-    rule = growth.cone_rule(gs, tails)
-    e = rule.evolving.estimate
+    lt, verdict, p = growth.evolving_rule(tails)
+    e = lt.estimate
     why = {"holds": "the kernel still moves at the end of the window",
            "fails": "the kernel has converged to the instrument's noise",
-           "inconclusive": "the late motion is not resolved from the noise floor"}[rule.evolving_verdict]
-    return replicates.Test(stat, rule.evolving.values, e, f"one-sided t on mean log ratio against {saturation.EVOLVING_RATIO:g}",
-                           len(tails), rule.evolving_p, rule.evolving_verdict,
+           "inconclusive": "the late motion is not resolved from the noise floor"}[verdict]
+    return replicates.Test(stat, lt.values, e, f"one-sided t on mean log ratio against {saturation.EVOLVING_RATIO:g}",
+                           len(tails), p, verdict,
                            f"{why}: {e.fmt(3)} over {len(tails)} seeds (threshold {saturation.EVOLVING_RATIO:g})")
 
 
